@@ -1,0 +1,83 @@
+"""The vocabulary of the journal and the ledger: one place that says what each event means.
+
+Checks judge only from these records, so a name here is a contract between the part that
+writes it (runner, faults, controller, workload, observer) and the checks and reports that
+read it. Add kinds freely; do not rename or re-purpose one.
+
+Journal line (see `drills.journal`)::
+
+    {"seq": 0, "mono_ns": ..., "wall": "...Z", "source": "runner", "kind": "run.start",
+     "payload": {...}, "prev": "<sha256 of previous line>"}
+
+Sources: runner, fault, controller, workload, observer, check.
+
+Ledger line (`ledger.jsonl`, written by the workload; same monotonic clock)::
+
+    {"op": 17, "type": "invoke", "f": "write_order", "id": 10042, "dc": "dc1", "epoch": 1,
+     "worker": 2, "mono_ns": ..., "wall": "..."}
+    {"op": 17, "type": "ok" | "fail" | "info", ..., "error": "...", "error_code": 1062}
+    {"op": 17, "type": "settle", "id": 10042, "present": {"dc1": true, "dc2": false}}
+
+`op` pairs an invoke with its completion. `f` is one of LEDGER_FUNCTIONS. `info` means the
+outcome is unknown (timeout, connection lost after sending); a later `settle` line records
+what reading the row back on the observer path found on each side.
+"""
+
+from __future__ import annotations
+
+# ---- runner ---------------------------------------------------------------------------
+RUN_START = "run.start"  # {scenario, run_id, scenario_sha256, params (secrets masked)}
+RUN_END = "run.end"  # {status}
+STAGE_START = "stage.start"  # {stage, parallel}
+STAGE_END = "stage.end"  # {stage, status}
+STEP_START = "step.start"  # {stage, step, index, type}
+STEP_END = "step.end"  # {stage, step, index, type, status: ok|failed|skipped, error?, attempts}
+GATE_WAIT = "gate.wait"  # {gate}
+GATE_APPROVED = "gate.approved"  # {gate, by: terminal|flag|env}
+SIGNAL = "run.signal"  # {signal}
+
+# ---- faults -----------------------------------------------------------------------------
+FAULT_INJECT = "fault.inject"  # {name, type, target, params}
+FAULT_HEAL = "fault.heal"  # {name, type, target, by: step|runner, ok, error?}
+
+# ---- controller (the monitor) -------------------------------------------------------------
+PROBE_FAIL = "probe.fail"  # {dc, error, consecutive}        (only on changes, not every probe)
+PROBE_OK = "probe.ok"  # {dc}                                 (first success after failures)
+DC_FAILED = "dc.failed"  # {dc, verdict: unreachable|dead, consecutive}   == "detected"
+FAILOVER_START = "failover.start"  # {from, to, mode: auto|forced|manual}
+FAILOVER_REFUSED = "failover.refused"  # {from, to, reason}
+FAILOVER_BLOCKED = "failover.blocked"  # {dc, reason: anti-flapping, until_mono_ns}
+FENCE = "fence"  # {dc, ok, error?}                           (read_only on the old side)
+REPLICATION_STOPPED = "replication.stopped"  # {dc}
+PROMOTE = "promote"  # {dc}                                     (read_only=0 on the new side)
+ROUTE_PUBLISHED = "route.published"  # {from, to, epoch, revision}
+ROUTE_CAS_LOST = "route.cas_lost"  # {expected_revision, actual_revision}
+FAILOVER_END = "failover.end"  # {from, to, ok, error?}
+SWITCHOVER_START = "switchover.start"  # {kind: switchover|failback, from, to}
+WRITE_BAN = "write_ban"  # {dc}                                 (planned: old side read_only)
+GTID_WAIT = "gtid.wait"  # {dc, position, ok, waited_ms}
+LINK_REVERSED = "link.reversed"  # {source, replica, filters: {ignore_tables, wild_ignore_tables}}
+SWITCHOVER_END = "switchover.end"  # {kind, from, to, ok, error?}
+
+# ---- workload -----------------------------------------------------------------------------
+WORKLOAD_START = "workload.start"  # {kind, workers, rate}
+WORKLOAD_ROUTE = "workload.route"  # {worker, active, epoch}      (first client op on a new route)
+SEGMENT_FETCHED = "segment.fetched"  # {dc, name, low, high}
+WORKLOAD_STOP = "workload.stop"  # {ok, fail, info}
+
+# ---- observer (direct connections; what the checks read) ---------------------------------------
+ROUTE_CHANGED = "route.changed"  # {active, epoch, revision}  (observed by watching etcd)
+OBSERVE_IDS = "observe.ids"  # {dc, table, ranges: [[lo, hi], ...], count}
+OBSERVE_SEQUENCE = "observe.sequence"  # {dc, name, next_val}
+OBSERVE_FILTERS = "observe.filters"  # {replica, source, effective: {...}, declared: {...}}
+OBSERVE_SCHEMA = "observe.schema"  # {table, definitions: {dc1: "...", dc2: "..."}}
+CANARY_WRITE = "canary.write"  # {table, source, marker}
+CANARY_OBSERVED = "canary.observed"  # {table, replica, marker, found}
+OBSERVE_GTID = "observe.gtid"  # {dc, gtid_executed}
+OBSERVE_CONSISTENCY = "observe.consistency"  # {tables, identical, differences: [...]}
+
+# ---- checks ---------------------------------------------------------------------------------
+CHECK_RESULT = "check.result"  # {name, status, measured, objective}
+
+LEDGER_FUNCTIONS = ("write_order", "alloc_segment", "write_job_log", "read")
+LEDGER_TYPES = ("invoke", "ok", "fail", "info", "settle")
