@@ -1,0 +1,214 @@
+"""The routing document in etcd: what the application follows to find the active DC.
+
+Mirrors the source documents' config centre: one key per application and monitor
+(`/drills/<app>/<monitor>/router`) holding a JSON document with `active`, `epoch` and the
+SDK's retry policy. Every change goes through compare-and-swap on the key's mod_revision,
+so a stale controller (one that read an older route) cannot overwrite a newer one.
+
+Client: `etcd-sdk-python` (import `pyetcd`), an API-compatible maintained fork of `etcd3`.
+`etcd3` 0.12.0 (the design card's choice, last release 2020) fails at import with
+protobuf >= 4 unless the slow pure-Python protobuf is forced; see the README's dependency
+table. The client is kept behind this module so it can be swapped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyetcd
+from pyetcd import exceptions as etcd_exc
+
+from drills.errors import EnvironmentProblem
+
+DEFAULT_TIMEOUT = 2.0
+
+
+def routing_key(app: str, monitor: str) -> str:
+    return f"/drills/{app}/{monitor}/router"
+
+
+def default_document(active: str = "dc1", *, times: int = 3, delay_ms: int = 5000) -> dict[str, Any]:
+    return {
+        "active": active,
+        "algorithm": "single-read-write",
+        "epoch": 1,
+        "nodes": {"dc1": {"master": "ds1"}, "dc2": {"master": "ds2"}},
+        "retry": {"times": times, "delay_ms": delay_ms},
+    }
+
+
+@dataclass(frozen=True)
+class Route:
+    document: dict[str, Any]
+    revision: int  # etcd mod_revision of the key
+
+    @property
+    def active(self) -> str:
+        return str(self.document.get("active"))
+
+    @property
+    def epoch(self) -> int:
+        return int(self.document.get("epoch", 0))
+
+
+class ConfigCenterError(EnvironmentProblem):
+    """etcd unreachable or answered with an error."""
+
+
+_ETCD_ERRORS: tuple[type[BaseException], ...] = (etcd_exc.Etcd3Exception, OSError)
+try:  # grpc errors surface directly from some calls
+    import grpc
+
+    _ETCD_ERRORS = (*_ETCD_ERRORS, grpc.RpcError)
+except ImportError:  # pragma: no cover - grpcio is a dependency of pyetcd
+    pass
+
+
+class ConfigCenter:
+    def __init__(self, host: str, port: int, key: str, *, timeout: float = DEFAULT_TIMEOUT):
+        self.host, self.port, self.key, self.timeout = host, port, key, timeout
+        self._client = pyetcd.client(host=host, port=port, timeout=timeout)
+
+    def _fail(self, what: str, exc: BaseException) -> ConfigCenterError:
+        return ConfigCenterError(f"etcd at {self.host}:{self.port}: {what} failed ({type(exc).__name__})")
+
+    def read(self) -> Route | None:
+        try:
+            value, meta = self._client.get(self.key)
+        except _ETCD_ERRORS as exc:
+            raise self._fail(f"get {self.key}", exc) from None
+        if value is None:
+            return None
+        return Route(json.loads(value), int(meta.mod_revision))
+
+    def create(self, document: dict[str, Any]) -> bool:
+        """Write the document only if the key does not exist yet."""
+        txn = self._client.transactions
+        try:
+            ok, _ = self._client.transaction(
+                compare=[txn.version(self.key) == 0],
+                success=[txn.put(self.key, json.dumps(document, sort_keys=True))],
+                failure=[],
+            )
+        except _ETCD_ERRORS as exc:
+            raise self._fail(f"create {self.key}", exc) from None
+        return bool(ok)
+
+    def put(self, document: dict[str, Any]) -> int:
+        """Unconditional write (set-up and reset only; drills switch with compare_and_swap)."""
+        try:
+            self._client.put(self.key, json.dumps(document, sort_keys=True))
+        except _ETCD_ERRORS as exc:
+            raise self._fail(f"put {self.key}", exc) from None
+        route = self.read()
+        return route.revision if route else 0
+
+    def compare_and_swap(self, document: dict[str, Any], expected_revision: int) -> int | None:
+        """Publish `document` if the key is still at `expected_revision`; the new revision, or
+        None when someone else changed the route first (the caller lost)."""
+        txn = self._client.transactions
+        try:
+            ok, responses = self._client.transaction(
+                compare=[txn.mod(self.key) == expected_revision],
+                success=[txn.put(self.key, json.dumps(document, sort_keys=True))],
+                failure=[],
+            )
+        except _ETCD_ERRORS as exc:
+            raise self._fail(f"compare-and-swap {self.key}", exc) from None
+        if not ok:
+            return None
+        try:
+            return int(responses[0].response_put.header.revision)
+        except (AttributeError, IndexError, TypeError):
+            route = self.read()
+            return route.revision if route else None
+
+    def revision(self) -> int:
+        """The cluster's current revision (status header)."""
+        try:
+            return int(self._client.status().raft_index)
+        except _ETCD_ERRORS as exc:
+            raise self._fail("status", exc) from None
+
+    def watch(self, callback: Callable[[Route], None], *, on_error: Callable[[BaseException], None] | None = None,
+              retry_delay: float = 0.2) -> Callable[[], None]:
+        """Call `callback` with every new Route. The watch is re-created after etcd restarts or
+        the connection breaks, re-reading the key first so no change in between is missed.
+        Returns a cancel function."""
+        stop = threading.Event()
+        state: dict[str, Any] = {"cancel": None, "last_rev": 0}
+        watcher_client = pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)
+
+        def deliver(route: Route | None) -> None:
+            if route is not None and route.revision > state["last_rev"]:
+                state["last_rev"] = route.revision
+                callback(route)
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    value, meta = watcher_client.get(self.key)
+                    current = Route(json.loads(value), int(meta.mod_revision)) if value is not None else None
+                    deliver(current)
+                    start = (current.revision + 1) if current else None
+                    kwargs = {"start_revision": start} if start else {}
+                    events, cancel = watcher_client.watch(self.key, **kwargs)
+                    state["cancel"] = cancel
+                    if stop.is_set():
+                        cancel()
+                        return
+                    for event in events:
+                        if stop.is_set():
+                            break
+                        if isinstance(event, pyetcd.events.PutEvent):
+                            deliver(Route(json.loads(event.value), int(event.mod_revision)))
+                except _ETCD_ERRORS + (ValueError,) as exc:
+                    if on_error is not None and not stop.is_set():
+                        on_error(exc)
+                if not stop.is_set():
+                    stop.wait(retry_delay)
+
+        thread = threading.Thread(target=loop, name=f"route-watch {self.key}", daemon=True)
+        thread.start()
+
+        def cancel() -> None:
+            stop.set()
+            if state["cancel"] is not None:
+                try:
+                    state["cancel"]()
+                except Exception:  # noqa: BLE001 - cancel on a dead connection may raise anything grpc has
+                    pass
+            thread.join(timeout=2.0)
+            try:
+                watcher_client.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+        return cancel
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # noqa: BLE001 - closing a broken channel is best-effort
+            pass
+
+
+def wait_until_ready(host: str, port: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        client = pyetcd.client(host=host, port=port, timeout=0.5)
+        try:
+            client.status()
+            return
+        except _ETCD_ERRORS as exc:
+            last = exc
+            time.sleep(0.05)
+        finally:
+            client.close()
+    raise ConfigCenterError(f"etcd at {host}:{port} did not answer within {timeout:.0f}s ({type(last).__name__})")

@@ -1,0 +1,105 @@
+"""`drills env up | status | down`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from drills.errors import EXIT_FAILED
+from drills.topology import local
+from drills.topology.spec import load_spec
+from drills.topology.state import Topology
+from drills.topology.status import status
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    env = sub.add_parser("env", help="bring a real two-DC topology up and down")
+    env_sub = env.add_subparsers(dest="env_command", metavar="ACTION")
+    env.set_defaults(func=lambda a: (env.print_help(), 2)[1])
+
+    up = env_sub.add_parser("up", help="start dc1, dc2, etcd and Toxiproxy with replication dc1 -> dc2")
+    up.add_argument("--topology", metavar="FILE", help="topology YAML (defaults need no file)")
+    up.add_argument("--state-dir", metavar="DIR", help=f"where the topology lives (default {local.default_state_dir()})")
+    up.add_argument("--json", action="store_true", help="print what `env status --json` prints")
+    up.set_defaults(func=cmd_up)
+
+    st = env_sub.add_parser("status", help="report every component from the observer path")
+    st.add_argument("--state-dir", metavar="DIR")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+
+    dn = env_sub.add_parser("down", help="stop everything a topology started and remove its state")
+    dn.add_argument("--state-dir", metavar="DIR")
+    dn.add_argument("--all", action="store_true", help="every topology this user started (also crashed ones)")
+    dn.add_argument("--keep", action="store_true", help="keep the state directory (logs, data)")
+    dn.set_defaults(func=cmd_down)
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir) if args.state_dir else local.default_state_dir()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    spec = load_spec(args.topology)
+    t0 = time.monotonic()
+    progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
+    topo = local.up(spec, _state_dir(args), progress=progress)
+    doc = status(topo)
+    doc["boot_s"] = round(time.monotonic() - t0, 3)
+    _print(doc, args.json)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    topo = Topology.load(_state_dir(args))
+    doc = status(topo)
+    _print(doc, args.json)
+    healthy = all(s.get("up") for s in doc["servers"].values()) and doc["routing"].get("up") and doc["toxiproxy"].get("up")
+    return 0 if healthy else EXIT_FAILED
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    results = local.down_all(keep=args.keep) if args.all else [local.down(_state_dir(args), keep=args.keep)]
+    for r in results:
+        what = f"stopped {len(r['stopped'])} process(es)" + (f", {len(r['killed'])} killed" if r["killed"] else "")
+        print(f"{r['state_dir']}: {what}{', removed' if r['removed'] else ''}")
+    if not results:
+        print("no topologies found")
+    return 0
+
+
+def _print(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        return
+    print(f"state: {doc['state_dir']}  ({doc['provider']}, {doc['flavor']})" + (f"  up in {doc['boot_s']}s" if "boot_s" in doc else ""))
+    for dc, s in doc["servers"].items():
+        if not s.get("up"):
+            print(f"  {dc}: DOWN  {s.get('error', '')}")
+            continue
+        line = f"  {dc}: up  {s['version']}  {s['host']}:{s['port']}  read_only={s['read_only']}  gtid={s['gtid_executed'] or '-'}"
+        print(line)
+        r = s.get("replication")
+        if r:
+            print(f"      replica of {r['source']} via {r['source_address']}: io={r['io_state']} sql={'Yes' if r['sql_running'] else 'No'}"
+                  f" lag={r['lag_s']}s")
+            f = r["filters"]
+            print(f"      effective filters: ignore={','.join(f['ignore_tables']) or '-'}  wild={','.join(f['wild_ignore_tables']) or '-'}")
+            if r["last_io_error"] or r["last_sql_error"]:
+                print(f"      error: {r['last_io_error'] or r['last_sql_error']}")
+    d = doc["declared_filters"]
+    print(f"  declared filters ({doc['filter_list_file']}): ignore={','.join(d['ignore_tables'])}  wild={','.join(d['wild_ignore_tables'])}")
+    rt = doc["routing"]
+    if rt.get("up"):
+        print(f"  routing {rt['key']} rev {rt['revision']}: {json.dumps(rt['document'], sort_keys=True)}")
+    else:
+        print(f"  routing: DOWN  {rt.get('error', '')}")
+    for name, px in doc["proxies"].items():
+        tox = ", ".join(t["type"] for t in px["toxics"]) or "no toxics"
+        print(f"  proxy {name:14} {px['listen']} -> {px['upstream']}  {'enabled' if px['enabled'] else 'DISABLED'}  {tox}")
+    if not doc["toxiproxy"].get("up"):
+        print(f"  toxiproxy: DOWN  {doc['toxiproxy'].get('error', '')}")

@@ -1,0 +1,181 @@
+"""Starting, finding and stopping the processes of a local topology.
+
+Every process is started in its own session (so a Ctrl-C at the terminal reaches the
+harness, which then stops them in order, not the servers directly) with its state
+directory in its command line. That is how `drills env down` recognises what is ours even
+after a crash left only pid files behind, and never kills an unrelated process that reused
+a pid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from drills.errors import EnvironmentProblem, MissingBinaryError
+from drills.topology.spec import REPO_ROOT
+
+SETUP_HINT = "scripts/setup installs it"
+_SBIN = ("/usr/sbin", "/usr/local/sbin", "/usr/libexec", "/usr/local/mysql/bin")
+
+
+def find_binary(name: str, *, env_var: str | None = None, extra_dirs: Iterable[str] = ()) -> str:
+    if env_var and os.environ.get(env_var):
+        path = os.environ[env_var]
+        if os.access(path, os.X_OK):
+            return path
+        raise MissingBinaryError(f"{env_var}={path} is not an executable", hint=SETUP_HINT)
+    for d in extra_dirs:
+        cand = Path(d) / name
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(_SBIN))
+    if not found:
+        raise MissingBinaryError(f"`{name}` not found (looked on PATH and in {', '.join(_SBIN)})", hint=SETUP_HINT)
+    return found
+
+
+def toxiproxy_binary() -> str:
+    return find_binary("toxiproxy-server", env_var="DRILLS_TOXIPROXY", extra_dirs=[str(REPO_ROOT / ".tools" / "bin")])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def allocate_ports(requested: dict[str, int]) -> dict[str, int]:
+    """Free ports for the 0 entries; fixed ones are checked. Held sockets are released
+    together at the end so two requests in one call never get the same port."""
+    out: dict[str, int] = {}
+    held: list[socket.socket] = []
+    try:
+        for name, port in requested.items():
+            if port:
+                if not port_is_free(port):
+                    raise EnvironmentProblem(f"port {port} ({name}) is already in use",
+                                             hint="choose another in the topology file's `ports:` or use 0 for a free one")
+                out[name] = port
+        for name, port in requested.items():
+            if not port:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind(("127.0.0.1", 0))
+                held.append(s)
+                out[name] = s.getsockname()[1]
+    finally:
+        for s in held:
+            s.close()
+    return out
+
+
+def start(argv: list[str], log_path: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=cwd, env=env, start_new_session=True)
+    finally:
+        log.close()
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def is_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is not alive for our purposes
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def ours(pid: int | None, marker: str) -> bool:
+    return bool(pid) and is_alive(pid) and marker in cmdline(pid)  # type: ignore[arg-type]
+
+
+def pids_with_marker(marker: str) -> list[int]:
+    """Every live process whose command line mentions `marker` (our state directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            pid = int(entry.name)
+            if marker in cmdline(pid) and is_alive(pid):
+                found.append(pid)
+    return found
+
+
+def stop(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
+    """SIGCONT (a hung process cannot exit), SIGTERM, then SIGKILL after `timeout`.
+    Returns the pids that were still alive and had to be killed."""
+    pids = [p for p in pids if is_alive(p)]
+    for p in pids:
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(is_alive(p) for p in pids):
+        _reap()
+        time.sleep(0.02)
+    killed = []
+    for p in pids:
+        if is_alive(p):
+            killed.append(p)
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(is_alive(p) for p in pids):
+        _reap()
+        time.sleep(0.02)
+    return killed
+
+
+def _reap() -> None:
+    """Collect exited children of ours so they do not linger as zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def wait_port(host: str, port: int, timeout: float, *, proc: subprocess.Popen[bytes] | None = None, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise EnvironmentProblem(f"{what or 'process'} exited during start-up (code {proc.returncode})")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise EnvironmentProblem(f"{what or 'process'} did not listen on {host}:{port} within {timeout:.0f}s")

@@ -1,0 +1,51 @@
+"""Shared fixtures. Integration tests run against one real topology per session (MariaDB x2,
+etcd, Toxiproxy as processes on 127.0.0.1), reset to its baseline before each test that
+asks for `clean_topology`, and always torn down at the end of the session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def drills_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep the session's registry of state dirs out of the user's home."""
+    home = tmp_path_factory.mktemp("drills-home")
+    os.environ["DRILLS_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def topology(tmp_path_factory: pytest.TempPathFactory, drills_home: Path) -> Iterator:
+    from drills.topology import local
+
+    state = tmp_path_factory.mktemp("topology") / "env"
+    topo = local.up(state_dir=state)
+    try:
+        yield topo
+    finally:
+        local.down(state)
+
+
+@pytest.fixture
+def clean_topology(topology):  # noqa: ANN001 - Topology
+    """The session topology reset to the baseline of `env up`, as a fresh handle."""
+    from drills.topology import Topology, local
+
+    local.reset(topology)
+    return Topology.load(topology.state_dir)
+
+
+@pytest.fixture
+def litemall_dir() -> Path:
+    d = SHARED / "realdata" / "litemall"
+    if not d.is_dir():
+        pytest.skip(f"litemall fixture not found at {d}")
+    return d

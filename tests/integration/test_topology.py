@@ -1,0 +1,232 @@
+"""The topology of issue 2, proven against real MariaDB, etcd and Toxiproxy processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from drills.config_center import default_document
+from drills.mysql import admin
+from drills.topology import Topology, local
+from drills.topology.processes import is_alive
+from drills.topology.status import status
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _wait_applied(topo: Topology, source: str = "dc1", replica: str = "dc2") -> None:
+    src, rep = topo.connect(source), topo.connect(replica)
+    try:
+        assert admin.wait_for_gtid(rep, admin.gtid_executed(src), 10), "replica did not catch up"
+    finally:
+        src.close()
+        rep.close()
+
+
+def _count(topo: Topology, dc: str, sql: str, args: tuple | None = None) -> int:
+    conn = topo.connect(dc)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_replication_flows_dc1_to_dc2(clean_topology: Topology) -> None:
+    topo = clean_topology
+    conn = topo.connect("dc1", role="app", via="service")
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO app.orders (id, buyer_id, amount, dc, epoch, client_ts) VALUES (42, 7, 9.99, 'dc1', 1, 0)")
+    conn.close()
+    _wait_applied(topo)
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.orders WHERE id = 42") == 1
+    # the seed's sequence row arrived through replication too
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.id_sequence WHERE name = 'order'") == 1
+
+
+def test_filtered_tables_never_reach_dc2_while_synced_ones_do(clean_topology: Topology) -> None:
+    topo = clean_topology
+    conn = topo.connect("dc1")
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO app.app_config (config_key, config_value) VALUES ('canary', 'dc1-only')")
+        cur.execute("INSERT INTO app.tmp_orders_bak_20260101 (id, buyer_id, amount) VALUES (1, 1, 1)")
+        cur.execute("INSERT INTO bi.daily_sales (day, total) VALUES ('2026-01-01', 10)")
+        cur.execute("INSERT INTO app.customers (id, name) VALUES (99, 'synced-after-filtered')")
+    conn.close()
+    _wait_applied(topo)  # everything dc1 executed is applied (or filtered) on dc2
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.customers WHERE id = 99") == 1
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.app_config WHERE config_key = 'canary'") == 0
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.tmp_orders_bak_20260101") == 0
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM bi.daily_sales") == 0
+    # each side kept its own environment-specific configuration
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.app_config WHERE config_value LIKE '%dc2%'") >= 1
+
+
+def test_status_reads_effective_filters_equal_to_declared(clean_topology: Topology) -> None:
+    doc = status(clean_topology)
+    rep = doc["servers"]["dc2"]["replication"]
+    assert rep["source"] == "dc1" and rep["io_running"] and rep["sql_running"]
+    assert rep["filters"] == doc["declared_filters"] == clean_topology.declared_filters.as_filters()
+    assert "app.app_config" in rep["filters"]["ignore_tables"] and "app.tmp_%" in rep["filters"]["wild_ignore_tables"]
+    assert doc["routing"]["document"]["active"] == "dc1" and doc["routing"]["document"]["epoch"] == 1
+    assert set(doc["proxies"]) == {"app:dc1", "app:dc2", "link:dc1->dc2", "link:dc2->dc1", "etcd"}
+    assert "replication" not in doc["servers"]["dc1"]
+
+
+def test_status_notices_a_filter_list_that_drifted(clean_topology: Topology) -> None:
+    """Negative: the effective list is read back from the server, not echoed from the file."""
+    conn = clean_topology.connect("dc2")
+    admin.stop_replica(conn)
+    admin.set_filters(conn, {"ignore_tables": ["app.app_config"], "wild_ignore_tables": []})
+    admin.start_replica(conn)
+    conn.close()
+    doc = status(clean_topology)
+    assert doc["servers"]["dc2"]["replication"]["filters"] != doc["declared_filters"]
+
+
+def test_routing_document_round_trips_with_compare_and_swap(clean_topology: Topology) -> None:
+    cc = clean_topology.config_center(via="service")  # through the etcd proxy, as the application
+    try:
+        route = cc.read()
+        assert route is not None and route.document == default_document("dc1")
+        moved = dict(route.document, active="dc2", epoch=route.epoch + 1)
+        new_rev = cc.compare_and_swap(moved, route.revision)
+        assert new_rev is not None and new_rev > route.revision
+        # a stale writer that read the old revision loses
+        stale = dict(route.document, active="dc1", epoch=route.epoch + 1)
+        assert cc.compare_and_swap(stale, route.revision) is None
+        after = cc.read()
+        assert after is not None and after.document == moved and after.revision == new_rev
+    finally:
+        cc.close()
+
+
+def test_every_proxy_passes_traffic_and_latency_delays_a_query(clean_topology: Topology) -> None:
+    topo = clean_topology
+    for dc in ("dc1", "dc2"):
+        conn = topo.connect(dc, via="service", role="app")
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@server_id")
+            assert cur.fetchone()[0] == topo.servers[dc].server_id
+        conn.close()
+    for source, replica in (("dc1", "dc2"), ("dc2", "dc1")):
+        host, port = topo.link_address(source, replica)
+        conn = pymysql.connect(host=host, port=port, user=topo.credentials.repl_user, password=topo.credentials.repl_password)
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@server_id")
+            assert cur.fetchone()[0] == topo.servers[source].server_id
+        conn.close()
+    cc = topo.config_center(via="service")
+    assert cc.read() is not None
+    cc.close()
+
+    conn = topo.connect("dc1", via="service", role="app")
+
+    def timed_query() -> float:
+        t = time.monotonic()
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        return time.monotonic() - t
+
+    base = min(timed_query() for _ in range(5))
+    tp = topo.toxiproxy()
+    tp.add_toxic("app:dc1", "latency", {"latency": 200, "jitter": 0}, name="slow")
+    try:
+        delayed = min(timed_query() for _ in range(3))
+    finally:
+        tp.remove_toxic("app:dc1", "slow")
+        conn.close()
+    assert delayed >= 0.2 > base, (base, delayed)
+
+
+def test_read_only_fences_the_application_but_not_replication(clean_topology: Topology) -> None:
+    topo = clean_topology
+    adm = topo.connect("dc1")
+    admin.set_read_only(adm, True)
+    app = topo.connect("dc1", via="service", role="app")
+    with pytest.raises(pymysql.err.OperationalError) as err, app.cursor() as cur:
+        cur.execute("INSERT INTO app.customers (id, name) VALUES (500, 'x')")
+    assert err.value.args[0] == 1290  # --read-only
+    app.close()
+    admin.set_read_only(adm, False)
+    adm.close()
+
+
+def _drills(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "drills", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=REPO)
+
+
+def test_cli_up_status_down_leaves_no_process(tmp_path: Path, drills_home: Path) -> None:
+    state = tmp_path / "env"
+    up = _drills("env", "up", "--state-dir", str(state), "--json")
+    assert up.returncode == 0, up.stderr
+    doc = json.loads(up.stdout)
+    assert doc["servers"]["dc2"]["replication"]["io_running"] is True
+    assert doc["routing"]["document"]["active"] == "dc1"
+    pids = Topology.load(state).pids()
+    assert set(pids) == {"dc1", "dc2", "etcd", "toxiproxy"} and all(is_alive(p) for p in pids.values())
+    st = _drills("env", "status", "--state-dir", str(state), "--json")
+    assert st.returncode == 0 and json.loads(st.stdout)["servers"]["dc1"]["up"] is True
+    secrets = Topology.load(state).secrets()
+    assert not any(s in up.stdout + up.stderr + st.stdout for s in secrets)
+    down = _drills("env", "down", "--state-dir", str(state))
+    assert down.returncode == 0, down.stderr
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(is_alive(p) for p in pids.values()):
+        time.sleep(0.05)
+    assert not any(is_alive(p) for p in pids.values())
+    assert not state.exists()
+
+
+def test_down_cleans_up_after_a_crashed_run(tmp_path: Path, drills_home: Path) -> None:
+    """A run killed mid-way leaves pid files but maybe no state.json: down still finds its processes."""
+    state = tmp_path / "crashed"
+    topo = local.up(state_dir=state)
+    pids = topo.pids()
+    (state / "state.json").unlink()
+    (state / "credentials.json").unlink()
+    res = _drills("env", "down", "--state-dir", str(state))
+    assert res.returncode == 0, res.stderr
+    assert not any(is_alive(p) for p in pids.values())
+
+
+def test_a_running_state_dir_is_not_reused(topology: Topology) -> None:
+    res = _drills("env", "up", "--state-dir", str(topology.state_dir))
+    assert res.returncode == 2
+    assert "already running" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bad_topology_file_names_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "topo.yaml"
+    bad.write_text("app: mall\nflavour: mariadb\nports:\n  dc1: 0\n")
+    res = _drills("env", "up", "--topology", str(bad), "--state-dir", str(tmp_path / "s"))
+    assert res.returncode == 2
+    assert f"{bad}:2" in res.stderr and "flavour" in res.stderr and "flavor" in res.stderr  # did-you-mean
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_taken_port_is_named(tmp_path: Path, topology: Topology) -> None:
+    taken = topology.servers["dc1"].port
+    f = tmp_path / "topo.yaml"
+    f.write_text(f"ports:\n  dc2: {taken}\n")
+    res = _drills("env", "up", "--topology", str(f), "--state-dir", str(tmp_path / "s"))
+    assert res.returncode == 2 and f"port {taken} (dc2) is already in use" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_binary_says_which_and_how_to_install(tmp_path: Path) -> None:
+    res = _drills("env", "up", "--state-dir", str(tmp_path / "s"), env={"DRILLS_TOXIPROXY": str(tmp_path / "nope")})
+    assert res.returncode == 2 and "DRILLS_TOXIPROXY" in res.stderr and "scripts/setup" in res.stderr
+    assert "Traceback" not in res.stderr
