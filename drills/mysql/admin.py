@@ -83,6 +83,8 @@ def configure_replica(conn: pymysql.connections.Connection, host: str, port: int
     d = dialect(conn)
     _exec(conn, d.stop_replica())
     _exec(conn, d.reset_replica())
+    for sql in d.align_replica_position():
+        _exec(conn, sql)
     for sql, args in d.change_source(ReplicaSettings(host, port, user, password)):
         _exec(conn, sql, args)
     set_filters(conn, filters)

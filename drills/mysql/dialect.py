@@ -30,6 +30,11 @@ class Dialect:
     def set_filters(self, ignore: list[str], wild: list[str]) -> list[Statement]:
         raise NotImplementedError
 
+    def align_replica_position(self) -> list[str]:
+        """Before pointing a server at a (new) source: start from what it has executed itself,
+        so an old primary rejoining as a replica does not replay its own transactions."""
+        return []
+
     def read_filters_sql(self) -> str:
         raise NotImplementedError
 
@@ -88,6 +93,11 @@ class MariaDB(Dialect):
             ("SET GLOBAL replicate_ignore_table = %s", (",".join(ignore),)),
             ("SET GLOBAL replicate_wild_ignore_table = %s", (",".join(wild),)),
         ]
+
+    def align_replica_position(self) -> list[str]:
+        # MASTER_USE_GTID=slave_pos starts from gtid_slave_pos, which a former primary never set;
+        # its binlog (log_slave_updates is on) holds everything it executed, local or replicated.
+        return ["SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"]
 
     def read_filters_sql(self) -> str:
         return "SELECT @@GLOBAL.replicate_ignore_table AS ignore_tables, @@GLOBAL.replicate_wild_ignore_table AS wild_ignore_tables"

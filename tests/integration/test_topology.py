@@ -49,8 +49,14 @@ def test_replication_flows_dc1_to_dc2(clean_topology: Topology) -> None:
     conn.close()
     _wait_applied(topo)
     assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.orders WHERE id = 42") == 1
-    # the seed's sequence row arrived through replication too
-    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.id_sequence WHERE name = 'order'") == 1
+    assert _count(topo, "dc2", "SELECT COUNT(*) FROM app.customers") == 3  # seeded on dc1, replicated
+    # a sequence allocation on dc1 overwrites dc2's row: the sequence table replicates
+    app = topo.connect("dc1", role="app", via="service")
+    with app.cursor() as cur:
+        cur.execute("UPDATE app.id_sequence SET next_val = LAST_INSERT_ID(next_val + 10000) WHERE name = 'orders'")
+    app.close()
+    _wait_applied(topo)
+    assert _count(topo, "dc2", "SELECT next_val FROM app.id_sequence WHERE name = 'orders'") == 10001
 
 
 def test_filtered_tables_never_reach_dc2_while_synced_ones_do(clean_topology: Topology) -> None:
@@ -230,3 +236,32 @@ def test_missing_binary_says_which_and_how_to_install(tmp_path: Path) -> None:
     res = _drills("env", "up", "--state-dir", str(tmp_path / "s"), env={"DRILLS_TOXIPROXY": str(tmp_path / "nope")})
     assert res.returncode == 2 and "DRILLS_TOXIPROXY" in res.stderr and "scripts/setup" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_link_reverses_without_replaying_the_old_primarys_own_writes(clean_topology: Topology) -> None:
+    """dc1 (old primary) becomes a replica of dc2 through link:dc2->dc1: it must start from what
+    it already executed, receive only dc2's new writes, and keep the declared filters."""
+    topo = clean_topology
+    c1, c2 = topo.connect("dc1"), topo.connect("dc2")
+    with c1.cursor() as cur:
+        cur.execute("INSERT INTO app.customers (id, name) VALUES (200, 'before-switch')")
+    assert admin.wait_for_gtid(c2, admin.gtid_executed(c1), 10)
+    admin.set_read_only(c1, True)
+    admin.reset_replica(c2)
+    host, port = topo.link_address("dc2", "dc1")
+    admin.configure_replica(c1, host, port, topo.credentials.repl_user, topo.credentials.repl_password,
+                            topo.declared_filters.as_filters())
+    with c2.cursor() as cur:
+        cur.execute("INSERT INTO app.customers (id, name) VALUES (201, 'after-switch')")
+        cur.execute("INSERT INTO app.app_config (config_key, config_value) VALUES ('dc2-only', 'x')")
+    assert admin.wait_for_gtid(c1, admin.gtid_executed(c2), 10)
+    rs = admin.replica_status(c1)
+    assert rs is not None and rs.io_running and rs.sql_running and not rs.last_sql_error
+    assert admin.read_filters(c1) == topo.declared_filters.as_filters()
+    with c1.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM app.customers WHERE id IN (200, 201)")
+        assert cur.fetchone()[0] == 2
+        cur.execute("SELECT COUNT(*) FROM app.app_config WHERE config_key = 'dc2-only'")
+        assert cur.fetchone()[0] == 0
+    c1.close()
+    c2.close()

@@ -75,3 +75,8 @@ def test_stop_replica_threads(thread: str | None, expected: str) -> None:
 def test_unknown_thread_is_rejected() -> None:
     with pytest.raises(ValueError):
         MariaDB().stop_replica("both")
+
+
+def test_a_rejoining_primary_starts_from_its_own_executed_position() -> None:
+    assert MariaDB().align_replica_position() == ["SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"]
+    assert MySQL().align_replica_position() == []  # auto-positioning already uses gtid_executed
