@@ -409,10 +409,25 @@ def _wait_replication(topo: Topology, replica: str, timeout: float) -> None:
 
 # ---- reset (tests and runs that share one topology) -------------------------------------------------------------
 
-def reset(topo: Topology) -> None:
+def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
+          schema: str | os.PathLike[str] | None = None, seed: str | os.PathLike[str] | None = None) -> None:
     """Back to the baseline of `up`: all processes running, proxies as created with no toxics,
     schema and seed reloaded, binlogs and GTID state cleared, replication dc1 -> dc2 with the
-    declared filters, routing document active=dc1 epoch=1."""
+    declared filters, routing document active=dc1 epoch=1.
+
+    `filter_list`, `schema` and `seed` replace the topology's own from now on (recorded in
+    state.json), so scenarios that differ only in those can share one running topology."""
+    changes = {"filter_list_file": filter_list, "schema_file": schema, "seed_file": seed}
+    for attr, value in changes.items():
+        if value is not None:
+            if not Path(value).is_file():
+                raise UserError(f"{attr.replace('_file', '').replace('_', ' ')} file {value} does not exist")
+            setattr(topo, attr, str(Path(value).resolve()))
+    if filter_list is not None:
+        load_filter_list(topo.filter_list_file)  # validate before touching anything
+        topo._filters = None
+    if any(v is not None for v in changes.values()):
+        topo.save()
     on_disk = Topology.load(topo.state_dir)  # a fault may have restarted a process since `topo` was loaded
     for name, server in on_disk.servers.items():
         topo.servers[name].pid = server.pid

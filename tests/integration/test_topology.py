@@ -265,3 +265,24 @@ def test_link_reverses_without_replaying_the_old_primarys_own_writes(clean_topol
         assert cur.fetchone()[0] == 0
     c1.close()
     c2.close()
+
+
+def test_reset_can_switch_the_filter_list_for_the_next_scenario(clean_topology: Topology) -> None:
+    topo = clean_topology
+    incident = REPO / "fixtures" / "filter_list_incident.yaml"
+    original = topo.filter_list_file
+    try:
+        local.reset(topo, filter_list=incident)
+        assert Topology.load(topo.state_dir).filter_list_file == str(incident)
+        doc = status(topo)
+        assert "app.id_sequence" in doc["servers"]["dc2"]["replication"]["filters"]["ignore_tables"]
+        # dc1's allocations no longer reach dc2: the incident's precondition
+        app = topo.connect("dc1", role="app", via="service")
+        with app.cursor() as cur:
+            cur.execute("UPDATE app.id_sequence SET next_val = LAST_INSERT_ID(next_val + 10000) WHERE name = 'orders'")
+        app.close()
+        _wait_applied(topo)
+        assert _count(topo, "dc2", "SELECT next_val FROM app.id_sequence WHERE name = 'orders'") == 1
+    finally:
+        local.reset(topo, filter_list=original)
+    assert "app.id_sequence" not in status(topo)["servers"]["dc2"]["replication"]["filters"]["ignore_tables"]
