@@ -16,7 +16,8 @@ Ledger line (`ledger.jsonl`, written by the workload; same monotonic clock)::
     {"op": 17, "type": "invoke", "f": "write_order", "id": 10042, "dc": "dc1", "epoch": 1,
      "worker": 2, "mono_ns": ..., "wall": "..."}
     {"op": 17, "type": "ok" | "fail" | "info", ..., "error": "...", "error_code": 1062}
-    {"op": 17, "type": "settle", "id": 10042, "present": {"dc1": true, "dc2": false}}
+    {"op": 17, "type": "settle", "f": "write_order", "id": 10042, "dc": "dc1", "epoch": 1,
+     "present": {"dc1": true, "dc2": false}, "mono_ns": ..., "wall": "..."}
 
 `op` pairs an invoke with its completion. `f` is one of LEDGER_FUNCTIONS. `info` means the
 outcome is unknown (timeout, connection lost after sending); a later `settle` line records
@@ -68,16 +69,18 @@ WORKLOAD_STOP = "workload.stop"  # {ok, fail, info}
 # ---- observer (direct connections; what the checks read) ---------------------------------------
 ROUTE_CHANGED = "route.changed"  # {active, epoch, revision}  (observed by watching etcd)
 OBSERVE_IDS = "observe.ids"  # {dc, table, ranges: [[lo, hi], ...], count}
-OBSERVE_SEQUENCE = "observe.sequence"  # {dc, name, next_val}
+OBSERVE_SEQUENCE = "observe.sequence"  # {dc, table, name, next_val}
 OBSERVE_FILTERS = "observe.filters"  # {replica, source, effective: {...}, declared: {...}}
 OBSERVE_SCHEMA = "observe.schema"  # {table, definitions: {dc1: "...", dc2: "..."}}
-CANARY_WRITE = "canary.write"  # {table, source, marker}
-CANARY_OBSERVED = "canary.observed"  # {table, replica, marker, found}
-OBSERVE_GTID = "observe.gtid"  # {dc, gtid_executed}
+CANARY_WRITE = "canary.write"  # {table, source, marker, filtered, key}
+CANARY_OBSERVED = "canary.observed"  # {table, replica, marker, found, caught_up}
+OBSERVE_GTID = "observe.gtid"  # {dc, gtid_executed, gtid_binlog_state (MariaDB)}
 OBSERVE_CONSISTENCY = "observe.consistency"  # {tables, identical, differences: [...]}
+OBSERVE_LINK = "observe.link"  # {source, replica, io_running, sql_running, lag_s, caught_up, waited_ms, position}
+OBSERVE_ERROR = "observe.error"  # {what, dc, error}       (evidence that could not be collected)
 
 # ---- checks ---------------------------------------------------------------------------------
-CHECK_RESULT = "check.result"  # {name, status, measured, objective}
+CHECK_RESULT = "check.result"  # {name, status, measured, objective, expected_failure, summary}
 
 LEDGER_FUNCTIONS = ("write_order", "alloc_segment", "write_job_log", "read")
 LEDGER_TYPES = ("invoke", "ok", "fail", "info", "settle")

@@ -56,7 +56,7 @@ class Journal:
             with self._lock:
                 self._secrets.append(value)
 
-    def record(self, source: str, kind: str, **payload: Any) -> dict[str, Any]:
+    def record(self, source: str, kind: str, /, **payload: Any) -> dict[str, Any]:
         """Append one event and flush it to disk before returning it."""
         with self._lock:
             rec = {

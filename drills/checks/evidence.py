@@ -1,0 +1,485 @@
+"""Recording what the servers hold before judging, so every verdict rests on the journal.
+
+Checks never query a server: they read the journal and the ledger. This collector is the
+one moment the harness looks, on the *observer* path (straight to mariadbd, whatever
+faults the service path still carries), and writes down what it saw:
+
+- `settle` ledger lines for writes whose outcome was unknown (`info`, or never completed):
+  the row read back on each side, so RPO can count a timed-out write that did commit;
+- `observe.link` — replication state and whether the replica caught up with the source
+  (bounded wait), so "not on the replica" can be told apart from "not there yet";
+- `observe.gtid` — executed GTID positions (on MariaDB also the binlog *state*, one entry
+  per domain-server, which the GTID set difference needs);
+- `observe.ids` — the orders' primary keys on each side as ranges; `observe.sequence` —
+  each sequence row's next value on each side;
+- `observe.filters` — the replica's effective filters beside the declared list;
+- `canary.write` / `canary.observed` — a marker row in every exact filtered table and in
+  one table per filter pattern on the current source, looked for on the replica after the
+  link caught up, plus one control canary in a replicated table (proof that the link was
+  carrying changes at all); canary rows are deleted again afterwards;
+- `observe.schema` — SHOW CREATE TABLE of every filtered table on both sides.
+
+A side that cannot be reached, or a step that fails, is journaled as `observe.error`
+and the rest goes on: the checks turn missing evidence into `unknown`, never into a pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from drills import events as ev
+from drills.checks.history import History
+from drills.events import OBSERVE_ERROR, OBSERVE_LINK
+from drills.filter_list import FilterList, like_match
+from drills.journal import Journal, now_wall
+
+SOURCE = "observer"
+ORDERS_TABLE = "app.orders"
+CONTROL_TABLE = "app.customers"  # replicated; the control canary goes here
+DEFAULT_SEQUENCE_TABLE = "app.id_sequence"
+SETTLE_CHUNK = 500
+
+
+def collect(topo: Any, journal: Journal, scenario: Any = None, ledger: str | Path | None = None, *,
+            catch_up_timeout_s: float = 5.0) -> dict[str, Any]:
+    """Observe everything the checks need and journal it. Returns a short account
+    (counts, errors) for the caller's log; the journal is the record."""
+    ledger_path = Path(ledger) if ledger is not None else journal.path.parent / "ledger.jsonl"
+    account: dict[str, Any] = {"errors": []}
+    conns = _connect_all(topo, journal, account)
+    try:
+        account["settled"] = _guard(journal, account, "settle", None, lambda: settle(conns, ledger_path), 0)
+        source, replica = _roles(topo, conns, journal)
+        account["source"], account["replica"] = source, replica
+        account["caught_up"] = _guard(journal, account, "link", replica,
+                                      lambda: observe_link(conns, journal, source, replica, catch_up_timeout_s), None)
+        for dc in conns:
+            _guard(journal, account, "gtid", dc, lambda dc=dc: observe_gtid(conns[dc], journal, dc), None)
+        for dc in conns:
+            _guard(journal, account, "ids", dc, lambda dc=dc: observe_ids(conns[dc], journal, dc, ORDERS_TABLE), None)
+        seq_table = _sequence_table(scenario)
+        for dc in conns:
+            _guard(journal, account, "sequence", dc, lambda dc=dc: observe_sequence(conns[dc], journal, dc, seq_table), None)
+        declared = topo.declared_filters
+        if replica is not None and replica in conns:
+            _guard(journal, account, "filters", replica,
+                   lambda: observe_filters_on(conns[replica], journal, replica, source, declared), None)
+        elif replica is None:
+            _error(journal, account, "filters", None, "no replication link is configured on either side")
+        if source in conns and replica in conns:
+            account["canaries"] = _guard(journal, account, "canary", source,
+                                         lambda: canaries(conns, journal, source, replica, declared, catch_up_timeout_s), 0)
+        else:
+            _error(journal, account, "canary", source, "no reachable source and replica pair; no canary written")
+        _guard(journal, account, "schema", None, lambda: observe_schema(conns, journal, declared), None)
+    finally:
+        for conn in conns.values():
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection must not hide the result
+                pass
+    return account
+
+
+def observe_filters(topo: Any, journal: Journal) -> dict[str, Any] | None:
+    """Read back the effective filters of whichever side replicates now. For the runner or
+    controller to call right after a link reversal, so each direction the link ran in is
+    observed, not only the last one."""
+    conns = _connect_all(topo, journal, {"errors": []})
+    try:
+        source, replica = _roles(topo, conns, journal)
+        if replica is None or replica not in conns:
+            return None
+        return observe_filters_on(conns[replica], journal, replica, source, topo.declared_filters)
+    finally:
+        for conn in conns.values():
+            conn.close()
+
+
+# ---- steps -----------------------------------------------------------------------------------
+
+
+def settle(conns: dict[str, pymysql.connections.Connection], ledger_path: Path) -> int:
+    """Append a `settle` line for every order write whose outcome the workload never learnt."""
+    if not ledger_path.exists():
+        return 0
+    with open(ledger_path, encoding="utf-8") as fh:
+        hist = History.build([], [line.rstrip("\n") for line in fh])
+    pending = [o for o in hist.ops if o.f == "write_order" and o.id is not None
+               and o.outcome in ("info", None) and o.settle is None]
+    if not pending:
+        return 0
+    present: dict[str, set[int]] = {}
+    ids = sorted({o.id for o in pending if o.id is not None})
+    for dc, conn in conns.items():
+        found: set[int] = set()
+        for i in range(0, len(ids), SETTLE_CHUNK):
+            chunk = ids[i:i + SETTLE_CHUNK]
+            rows = _rows(conn, f"SELECT id FROM {_qualified(ORDERS_TABLE)} WHERE id IN ({','.join(['%s'] * len(chunk))})",
+                         tuple(chunk))
+            found |= {int(r[0]) for r in rows}
+        present[dc] = found
+    with open(ledger_path, "a", encoding="utf-8") as fh:
+        for o in pending:
+            line = {"op": o.op, "type": "settle", "f": o.f, "id": o.id, "dc": o.dc, "epoch": o.epoch,
+                    "present": {dc: o.id in found for dc, found in sorted(present.items())},
+                    "mono_ns": time.monotonic_ns(), "wall": now_wall()}
+            fh.write(json.dumps(line, sort_keys=True) + "\n")
+        fh.flush()
+    return len(pending)
+
+
+def observe_link(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str | None,
+                 replica: str | None, timeout_s: float) -> bool | None:
+    """Wait (bounded) until the replica has applied the source's position; journal it."""
+    from drills.mysql import admin
+
+    if replica is None or replica not in conns:
+        return None
+    status = admin.replica_status(conns[replica])
+    caught_up: bool | None = None
+    waited_ms = 0
+    position = None
+    if status is not None and status.io_running and status.sql_running and source in conns:
+        position = admin.gtid_executed(conns[source])
+        started = time.monotonic()
+        caught_up = admin.wait_for_gtid(conns[replica], position, timeout_s)
+        waited_ms = int((time.monotonic() - started) * 1000)
+    record_observation(journal, OBSERVE_LINK, source=source, replica=replica,
+                   io_running=status.io_running if status else False, sql_running=status.sql_running if status else False,
+                   lag_s=status.lag_s if status else None, last_io_error=status.last_io_error if status else "",
+                   last_sql_error=status.last_sql_error if status else "", position=position,
+                   caught_up=caught_up, waited_ms=waited_ms)
+    return caught_up
+
+
+def observe_gtid(conn: pymysql.connections.Connection, journal: Journal, dc: str) -> None:
+    from drills.mysql import admin
+
+    payload: dict[str, Any] = {"dc": dc, "gtid_executed": admin.gtid_executed(conn)}
+    if admin.dialect(conn).flavor == "mariadb":
+        payload["gtid_binlog_state"] = str(_rows(conn, "SELECT @@GLOBAL.gtid_binlog_state")[0][0] or "")
+    record_observation(journal, ev.OBSERVE_GTID, **payload)
+
+
+def observe_ids(conn: pymysql.connections.Connection, journal: Journal, dc: str, table: str) -> None:
+    """The table's integer primary keys as inclusive ranges (gaps and islands, computed by
+    the server so a million rows cost one short result)."""
+    rows = _rows(conn, f"SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id, id - ROW_NUMBER() OVER (ORDER BY id) AS grp "
+                       f"FROM {_qualified(table)}) AS islands GROUP BY grp ORDER BY 1")
+    ranges = [[int(lo), int(hi)] for lo, hi, _ in rows]
+    record_observation(journal, ev.OBSERVE_IDS, dc=dc, table=table, ranges=ranges, count=sum(int(n) for *_, n in rows))
+
+
+def observe_sequence(conn: pymysql.connections.Connection, journal: Journal, dc: str, table: str) -> None:
+    for name, next_val in _rows(conn, f"SELECT name, next_val FROM {_qualified(table)} ORDER BY name"):
+        record_observation(journal, ev.OBSERVE_SEQUENCE, dc=dc, table=table, name=name, next_val=int(next_val))
+
+
+def observe_filters_on(conn: pymysql.connections.Connection, journal: Journal, replica: str, source: str | None,
+                       declared: FilterList) -> dict[str, Any]:
+    from drills.mysql import admin
+
+    effective = admin.read_filters(conn)
+    return record_observation(journal, ev.OBSERVE_FILTERS, replica=replica, source=source, effective=effective,
+                          declared=declared.as_filters())
+
+
+def canaries(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str, replica: str,
+             declared: FilterList, timeout_s: float) -> int:
+    """Write marker rows on the source, wait for the link, look for them on the replica,
+    then delete them. Returns how many canaries were written."""
+    from drills.mysql import admin
+
+    src, rep = conns[source], conns[replica]
+    targets: list[tuple[str, bool]] = [(t, True) for t in filtered_tables(src, declared, one_per_pattern=True)]
+    if _table_exists(src, CONTROL_TABLE) and not declared.is_filtered(CONTROL_TABLE):
+        targets.append((CONTROL_TABLE, False))
+    written: list[tuple[str, bool, str, dict[str, Any], Any]] = []
+    for table, filtered in targets:
+        marker = f"drills-canary-{uuid.uuid4().hex[:12]}"
+        try:
+            key = _insert_canary(src, table, marker)
+        except pymysql.MySQLError as exc:
+            record_observation(journal, OBSERVE_ERROR, what="canary", dc=source, table=table, error=_mysql_error(exc))
+            continue
+        rec = record_observation(journal, ev.CANARY_WRITE, table=table, source=source, marker=marker, filtered=filtered,
+                             key=_jsonable(key))
+        written.append((table, filtered, marker, key, rec))
+    if not written:
+        return 0
+    status = admin.replica_status(rep)
+    caught_up = False
+    if status is not None and status.io_running and status.sql_running:
+        caught_up = admin.wait_for_gtid(rep, admin.gtid_executed(src), timeout_s)
+    for table, _filtered, marker, key, _rec in written:
+        try:
+            found = bool(_table_exists(rep, table)) and bool(_rows(rep, *_match_sql(table, key)))
+            record_observation(journal, ev.CANARY_OBSERVED, table=table, replica=replica, marker=marker, found=found,
+                           caught_up=caught_up)
+        except pymysql.MySQLError as exc:
+            record_observation(journal, OBSERVE_ERROR, what="canary.observe", dc=replica, table=table, error=_mysql_error(exc))
+    for table, _filtered, _marker, key, _rec in written:
+        try:
+            sql, args = _match_sql(table, key, delete=True)
+            _exec(src, sql, args)
+        except pymysql.MySQLError as exc:
+            record_observation(journal, OBSERVE_ERROR, what="canary.cleanup", dc=source, table=table, error=_mysql_error(exc))
+    return len(written)
+
+
+def observe_schema(conns: dict[str, pymysql.connections.Connection], journal: Journal, declared: FilterList) -> int:
+    tables: set[str] = set()
+    for conn in conns.values():
+        tables |= set(filtered_tables(conn, declared, one_per_pattern=False))
+    for table in sorted(tables):
+        definitions: dict[str, str | None] = {}
+        for dc, conn in sorted(conns.items()):
+            definitions[dc] = _show_create(conn, table)
+        record_observation(journal, ev.OBSERVE_SCHEMA, table=table, definitions=definitions)
+    return len(tables)
+
+
+# ---- helpers of this module ------------------------------------------------------------------
+
+
+def filtered_tables(conn: pymysql.connections.Connection, declared: FilterList, *, one_per_pattern: bool) -> list[str]:
+    """Existing tables the filter list covers: every exact entry that exists, and for each
+    pattern the tables it matches (the first one only, for canaries)."""
+    existing = [f"{s}.{t}" for s, t in _rows(conn, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                                                    "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+                                                    "('mysql','information_schema','performance_schema','sys') "
+                                                    "ORDER BY TABLE_SCHEMA, TABLE_NAME")]
+    lowered = {t.lower(): t for t in existing}
+    out: list[str] = []
+    for entry in declared.entries:
+        if not entry.wildcard:
+            if entry.name.lower() in lowered:
+                out.append(lowered[entry.name.lower()])
+            continue
+        matches = [t for t in existing if like_match(entry.name, t)]
+        out.extend(matches[:1] if one_per_pattern else matches)
+    return list(dict.fromkeys(out))
+
+
+def record_observation(journal: Journal, kind: str, /, **payload: Any) -> dict[str, Any]:
+    """Journal an observation from the observer path (payloads may carry `source`/`kind`)."""
+    return journal.record(SOURCE, kind, **payload)
+
+
+def _connect_all(topo: Any, journal: Journal, account: dict[str, Any]) -> dict[str, pymysql.connections.Connection]:
+    conns = {}
+    for dc in sorted(topo.servers):
+        try:
+            conns[dc] = topo.connect(dc, via="observer", timeout=3.0)
+        except Exception as exc:  # noqa: BLE001 - an unreachable side is evidence, not a crash
+            _error(journal, account, "connect", dc, str(exc))
+    return conns
+
+
+def _roles(topo: Any, conns: dict[str, pymysql.connections.Connection], journal: Journal) -> tuple[str | None, str | None]:
+    """(source, replica) now: the side with running replica threads replicates; failing
+    that, the side that is not active according to the routing document (or the journal)."""
+    from drills.mysql import admin
+
+    statuses = {}
+    for dc, conn in conns.items():
+        try:
+            statuses[dc] = admin.replica_status(conn)
+        except pymysql.MySQLError:
+            statuses[dc] = None
+    running = [dc for dc, s in statuses.items() if s is not None and (s.io_running or s.sql_running)]
+    configured = [dc for dc, s in statuses.items() if s is not None]
+    active = _active_dc(topo, journal)
+    if len(running) == 1:
+        replica = running[0]
+    elif len(configured) == 1:
+        replica = configured[0]
+    elif active is not None and configured:
+        replica = next((dc for dc in configured if dc != active), None)
+    else:
+        replica = None
+    dcs = sorted(topo.servers)
+    source = next((dc for dc in dcs if dc != replica), None) if replica is not None else active
+    return source, replica
+
+
+def _active_dc(topo: Any, journal: Journal) -> str | None:
+    try:
+        cc = topo.config_center(via="observer")
+        try:
+            route = cc.read()
+        finally:
+            cc.close()
+        if route is not None and route.document.get("active"):
+            return str(route.document["active"])
+    except Exception:  # noqa: BLE001 - etcd may be the thing the drill broke; fall back to the journal
+        pass
+    try:
+        hist = History.load(journal.path.parent)
+        return hist.routes[-1].active if hist.routes else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _sequence_table(scenario: Any) -> str:
+    workload = getattr(scenario, "workload", None) if not isinstance(scenario, dict) else scenario.get("workload")
+    seq = getattr(workload, "sequence", None) if not isinstance(workload, dict) else workload.get("sequence")
+    table = getattr(seq, "table", None) if not isinstance(seq, dict) else seq.get("table")
+    return str(table or DEFAULT_SEQUENCE_TABLE)
+
+
+def _guard(journal: Journal, account: dict[str, Any], what: str, dc: str | None, step: Callable[[], Any], default: Any) -> Any:
+    try:
+        return step()
+    except Exception as exc:  # noqa: BLE001 - one failed observation must not lose the others
+        _error(journal, account, what, dc, _mysql_error(exc) if isinstance(exc, pymysql.MySQLError) else str(exc))
+        return default
+
+
+def _error(journal: Journal, account: dict[str, Any], what: str, dc: str | None, error: str) -> None:
+    account["errors"].append({"what": what, "dc": dc, "error": error})
+    record_observation(journal, OBSERVE_ERROR, what=what, dc=dc, error=error)
+
+
+def _mysql_error(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if len(args) >= 2:
+        return f"MySQL error {args[0]}: {args[1]}"
+    return str(exc)
+
+
+def _rows(conn: pymysql.connections.Connection, sql: str, args: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def _exec(conn: pymysql.connections.Connection, sql: str, args: tuple[Any, ...] | None = None) -> int:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return int(cur.lastrowid or 0)
+
+
+def _qualified(table: str) -> str:
+    schema, name = table.split(".", 1)
+    return f"`{schema.replace('`', '``')}`.`{name.replace('`', '``')}`"
+
+
+def _table_exists(conn: pymysql.connections.Connection, table: str) -> bool:
+    schema, name = table.split(".", 1)
+    return bool(_rows(conn, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                      (schema, name)))
+
+
+def _show_create(conn: pymysql.connections.Connection, table: str) -> str | None:
+    if not _table_exists(conn, table):
+        return None
+    return str(_rows(conn, f"SHOW CREATE TABLE {_qualified(table)}")[0][1])
+
+
+_INT_MAX = {"tinyint": 127, "smallint": 32767, "mediumint": 8388607, "int": 2147483647, "integer": 2147483647,
+            "bigint": 9223372036854775807}
+
+
+def _insert_canary(conn: pymysql.connections.Connection, table: str, marker: str) -> dict[str, Any]:
+    """Insert one row made of marker values; returns the values that identify it (the
+    primary key, or every value given when the table has none). Retries on a key clash."""
+    schema, name = table.split(".", 1)
+    columns = _rows(conn, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, COLUMN_KEY, "
+                          "CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE FROM information_schema.COLUMNS "
+                          "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, name))
+    rng = random.Random(marker)
+    last_error: pymysql.MySQLError | None = None
+    for _attempt in range(3):
+        values: dict[str, Any] = {}
+        key_cols: list[str] = []
+        auto_col = None
+        for col, dtype, ctype, nullable, default, extra, ckey, maxlen, prec, scale in columns:
+            extra = (extra or "").lower()
+            if "generated" in extra or "virtual" in extra or "stored" in extra:
+                continue
+            if "auto_increment" in extra:
+                auto_col = col
+                if ckey == "PRI":
+                    key_cols.append(col)
+                continue
+            is_string = str(dtype).lower() in ("char", "varchar", "text", "tinytext", "mediumtext", "longtext")
+            needed = ckey == "PRI" or (nullable == "NO" and default is None) or is_string
+            if not needed:
+                continue
+            values[col] = _value(str(dtype).lower(), str(ctype).lower(), maxlen, prec, scale, marker, rng)
+            if ckey == "PRI":
+                key_cols.append(col)
+        cols = ", ".join(f"`{c}`" for c in values)
+        sql = f"INSERT INTO {_qualified(table)} ({cols}) VALUES ({', '.join(['%s'] * len(values))})"
+        try:
+            rowid = _exec(conn, sql, tuple(values.values()))
+        except pymysql.err.IntegrityError as exc:
+            last_error = exc
+            rng.seed(f"{marker}-{_attempt}")
+            continue
+        if auto_col is not None:
+            values[auto_col] = rowid
+        if key_cols:
+            return {c: values[c] for c in key_cols}
+        return values
+    assert last_error is not None
+    raise last_error
+
+
+def _value(dtype: str, ctype: str, maxlen: Any, prec: Any, scale: Any, marker: str, rng: random.Random) -> Any:
+    if dtype in _INT_MAX:
+        hi = _INT_MAX[dtype] * 2 + 1 if "unsigned" in ctype else _INT_MAX[dtype]
+        return rng.randint(hi // 2, hi)
+    if dtype == "decimal":
+        digits = max(1, int(prec or 10) - int(scale or 0))
+        return str(rng.randint(10 ** (digits - 1) if digits > 1 else 1, 10**digits - 1))
+    if dtype in ("float", "double", "real"):
+        return round(rng.random() * 1000, 3)
+    if dtype in ("char", "varchar", "text", "tinytext", "mediumtext", "longtext"):
+        n = int(maxlen or 64)
+        return marker[-n:] if len(marker) > n else marker
+    if dtype in ("binary", "varbinary", "blob", "tinyblob", "mediumblob", "longblob"):
+        n = int(maxlen or 64)
+        return marker.encode()[-n:]
+    if dtype == "enum":
+        m = re.search(r"enum\('((?:[^']|'')*)'", ctype)
+        return m.group(1).replace("''", "'") if m else ""
+    if dtype == "set":
+        return ""
+    if dtype == "date":
+        return (dt.date(1971, 1, 1) + dt.timedelta(days=rng.randint(0, 20000))).isoformat()
+    if dtype in ("datetime", "timestamp"):
+        return (dt.datetime(1971, 1, 1) + dt.timedelta(seconds=rng.randint(0, 2_000_000_000 - 31_536_000 * 2))).strftime(
+            "%Y-%m-%d %H:%M:%S")
+    if dtype == "time":
+        return "00:00:00"
+    if dtype == "year":
+        return rng.randint(1901, 2155)
+    if dtype == "json":
+        return json.dumps({"canary": marker})
+    if dtype == "bit":
+        return 0
+    return marker
+
+
+def _match_sql(table: str, key: dict[str, Any], *, delete: bool = False) -> tuple[str, tuple[Any, ...]]:
+    where = " AND ".join(f"`{c}` = %s" for c in key)
+    if delete:
+        return f"DELETE FROM {_qualified(table)} WHERE {where} LIMIT 1", tuple(key.values())
+    return f"SELECT 1 FROM {_qualified(table)} WHERE {where} LIMIT 1", tuple(key.values())
+
+
+def _jsonable(key: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in key.items()}

@@ -1,0 +1,286 @@
+"""A drill's record — journal and ledger — as one typed history the checks can query.
+
+Checks judge only from what was written down (DESIGN §3), so this is the single place
+that reads `journal.jsonl` and `ledger.jsonl`: ledger lines are paired invoke → completion
+(ok | fail | info) by `op`, with the `settle` read-back attached, and the routing changes
+the journal records (`route.published` by the controller, `route.changed` seen by the
+observer's watch) become one timeline with one entry per epoch.
+
+A ledger line that cannot be parsed is kept as a problem, not raised: a run killed mid-write
+leaves a torn last line, and a check must still judge everything before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drills import events as ev
+from drills import journal as journal_mod
+
+WRITE_FUNCTIONS = ("write_order", "alloc_segment", "write_job_log")
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    mono_ns: int
+    source: str
+    kind: str
+    payload: dict[str, Any]
+    wall: str = ""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.payload.get(key, default)
+
+
+@dataclass
+class Op:
+    """One client operation, from its invoke to its completion (if any)."""
+
+    op: int
+    f: str = ""
+    id: int | None = None
+    dc: str | None = None
+    epoch: int | None = None
+    worker: Any = None
+    invoke_ns: int | None = None
+    complete_ns: int | None = None
+    outcome: str | None = None  # ok | fail | info | None (never completed: the run ended first)
+    error: str | None = None
+    error_code: int | None = None
+    settle: dict[str, bool] | None = None
+    wall: str = ""
+
+    @property
+    def is_write(self) -> bool:
+        return self.f in WRITE_FUNCTIONS
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.outcome == "ok"
+
+    def committed_on(self, dc: str) -> bool | None:
+        """Whether this write is known to be on `dc` as its writer left it: an ack from that
+        DC, or an `info` write whose read-back found it there. None = cannot tell."""
+        if self.outcome == "ok":
+            return self.dc == dc
+        if self.outcome == "info":
+            if self.dc != dc:
+                return False
+            if self.settle is None or dc not in self.settle:
+                return None  # never read back (or that side was unreachable when it was)
+            return bool(self.settle[dc])
+        return False
+
+    @property
+    def accepted(self) -> bool:
+        """Acknowledged, or settled as committed on the DC it was sent to."""
+        return bool(self.dc) and bool(self.committed_on(self.dc or ""))
+
+    @property
+    def time_ns(self) -> int | None:
+        """When the outcome was known (ack time), else when it was sent."""
+        return self.complete_ns if self.complete_ns is not None else self.invoke_ns
+
+    def ref(self) -> dict[str, Any]:
+        """The compact form evidence lists use."""
+        out: dict[str, Any] = {"op": self.op, "f": self.f, "id": self.id, "dc": self.dc, "epoch": self.epoch,
+                               "outcome": self.outcome}
+        if self.error_code is not None:
+            out["error_code"] = self.error_code
+        if self.settle is not None:
+            out["settle"] = self.settle
+        return out
+
+
+@dataclass(frozen=True)
+class Route:
+    """The routing document in force from `mono_ns` on (None for the route found in force
+    at the start of the record)."""
+
+    epoch: int
+    active: str
+    mono_ns: int | None
+    seq: int | None  # journal line that first recorded it
+    previous: str | None = None
+
+
+@dataclass
+class History:
+    events: list[Event] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    ledger_problems: list[str] = field(default_factory=list)
+
+    # ---- construction ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str]) -> History:
+        d = Path(run_dir)
+        journal_path = d / "journal.jsonl"
+        records = journal_mod.read(journal_path) if journal_path.exists() else []
+        ledger_lines: list[str] = []
+        ledger_path = d / "ledger.jsonl"
+        if ledger_path.exists():
+            with open(ledger_path, encoding="utf-8") as fh:
+                ledger_lines = [line.rstrip("\n") for line in fh]
+        return cls.build(records, ledger_lines)
+
+    @classmethod
+    def build(cls, journal_records: Iterable[dict[str, Any]], ledger: Iterable[dict[str, Any] | str]) -> History:
+        """From journal records (as `journal.read` returns them) and ledger lines (parsed
+        dicts or raw JSON strings)."""
+        hist = cls()
+        for rec in journal_records:
+            payload = dict(rec.get("payload") or {})
+            for key in ("source", "kind"):
+                # Journal.record(source, kind, **payload) cannot take these as payload keys
+                # until its parameters are positional-only; writers then use `payload_<key>`.
+                if f"payload_{key}" in payload and key not in payload:
+                    payload[key] = payload.pop(f"payload_{key}")
+            hist.events.append(Event(int(rec.get("seq", len(hist.events))), int(rec.get("mono_ns", 0)),
+                                     str(rec.get("source", "")), str(rec.get("kind", "")),
+                                     payload, str(rec.get("wall", ""))))
+        hist.events.sort(key=lambda e: (e.mono_ns, e.seq))
+        hist.ops = _pair_ops(ledger, hist.ledger_problems)
+        hist.routes = _route_timeline(hist.events, hist.ops)
+        return hist
+
+    # ---- queries ------------------------------------------------------------------------------
+    def of(self, *kinds: str, after: int | None = None, before: int | None = None,
+           where: Callable[[Event], bool] | None = None) -> list[Event]:
+        """Events of these kinds with after <= mono_ns <= before, in time order."""
+        return [e for e in self.events if e.kind in kinds
+                and (after is None or e.mono_ns >= after) and (before is None or e.mono_ns <= before)
+                and (where is None or where(e))]
+
+    def first(self, *kinds: str, **kw: Any) -> Event | None:
+        found = self.of(*kinds, **kw)
+        return found[0] if found else None
+
+    def last(self, *kinds: str, **kw: Any) -> Event | None:
+        found = self.of(*kinds, **kw)
+        return found[-1] if found else None
+
+    @property
+    def writes(self) -> list[Op]:
+        return [o for o in self.ops if o.is_write]
+
+    @property
+    def initial_route(self) -> Route | None:
+        return self.routes[0] if self.routes else None
+
+    @property
+    def changes(self) -> list[Route]:
+        """Route changes: every route after the one in force at the start."""
+        return self.routes[1:]
+
+    def route_at(self, ns: int) -> Route | None:
+        current = None
+        for r in self.routes:
+            if r.mono_ns is None or r.mono_ns <= ns:
+                current = r
+            else:
+                break
+        return current
+
+    def previous_route(self, route: Route) -> Route | None:
+        i = self.routes.index(route)
+        return self.routes[i - 1] if i > 0 else None
+
+    @property
+    def end_ns(self) -> int:
+        times = [e.mono_ns for e in self.events] + [t for o in self.ops for t in (o.invoke_ns, o.complete_ns) if t]
+        return max(times) if times else 0
+
+
+def _pair_ops(lines: Iterable[dict[str, Any] | str], problems: list[str]) -> list[Op]:
+    ops: dict[int, Op] = {}
+    for n, raw in enumerate(lines, start=1):
+        if isinstance(raw, str):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+            except json.JSONDecodeError:
+                problems.append(f"ledger line {n}: not valid JSON (torn or edited); ignored")
+                continue
+        else:
+            rec = raw
+        if not isinstance(rec, dict) or "op" not in rec or rec.get("type") not in ev.LEDGER_TYPES:
+            problems.append(f"ledger line {n}: expected an object with `op` and `type` in {ev.LEDGER_TYPES}; ignored")
+            continue
+        try:
+            key = int(rec["op"])
+        except (TypeError, ValueError):
+            problems.append(f"ledger line {n}: `op` is not a number; ignored")
+            continue
+        op = ops.setdefault(key, Op(key))
+        kind = rec["type"]
+        for name in ("f", "dc", "worker"):
+            if rec.get(name) is not None and not getattr(op, name):
+                setattr(op, name, rec[name])
+        for name in ("id", "epoch"):
+            if rec.get(name) is not None and getattr(op, name) is None:
+                try:
+                    setattr(op, name, int(rec[name]))
+                except (TypeError, ValueError):
+                    problems.append(f"ledger line {n}: `{name}` is not a number")
+        mono = rec.get("mono_ns")
+        if kind == "invoke":
+            op.invoke_ns = int(mono) if mono is not None else None
+            op.wall = str(rec.get("wall", ""))
+        elif kind == "settle":
+            present = rec.get("present")
+            if isinstance(present, dict):
+                op.settle = {str(k): bool(v) for k, v in present.items()}
+        else:
+            op.outcome = kind
+            op.complete_ns = int(mono) if mono is not None else None
+            op.error = rec.get("error")
+            code = rec.get("error_code")
+            op.error_code = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
+    return sorted(ops.values(), key=lambda o: (o.invoke_ns if o.invoke_ns is not None else 0, o.op))
+
+
+def _route_timeline(events: list[Event], ops: list[Op]) -> list[Route]:
+    """One Route per epoch, at the earliest moment any record shows it (the controller's
+    publish usually precedes the observer's watch by milliseconds)."""
+    seen: dict[int, Route] = {}
+    for e in events:
+        if e.kind not in (ev.ROUTE_PUBLISHED, ev.ROUTE_CHANGED):
+            continue
+        try:
+            epoch = int(e.get("epoch"))
+        except (TypeError, ValueError):
+            continue
+        active = e.get("to") if e.kind == ev.ROUTE_PUBLISHED else e.get("active")
+        if not active:
+            continue
+        prev = e.get("from") if e.kind == ev.ROUTE_PUBLISHED else None
+        old = seen.get(epoch)
+        if old is None or (old.mono_ns is not None and e.mono_ns < old.mono_ns):
+            seen[epoch] = Route(epoch, str(active), e.mono_ns, e.seq, prev or (old.previous if old else None))
+        elif prev and old.previous is None:
+            seen[epoch] = Route(old.epoch, old.active, old.mono_ns, old.seq, prev)
+    routes = sorted(seen.values(), key=lambda r: r.epoch)
+    # The route in force at the start: an observation before any client op, else inferred
+    # from the first change's `from`, else from the earliest ops the ledger holds.
+    first_op = min((o for o in ops if o.invoke_ns is not None and o.dc), key=lambda o: o.invoke_ns or 0, default=None)
+    if routes and (first_op is None or routes[0].mono_ns is None or routes[0].mono_ns <= (first_op.invoke_ns or 0)) \
+            and routes[0].previous is None:
+        head = routes[0]
+        routes[0] = Route(head.epoch, head.active, None, head.seq)
+        return routes
+    if routes and routes[0].previous:
+        head = routes[0]
+        return [Route(head.epoch - 1, head.previous, None, None)] + routes
+    if first_op is not None:
+        epoch = first_op.epoch if first_op.epoch is not None else (routes[0].epoch - 1 if routes else 1)
+        start = [Route(epoch, first_op.dc or "dc1", None, None)]
+        return start + [r for r in routes if r.epoch > epoch]
+    return routes
