@@ -29,13 +29,16 @@ statement-based replication):
    says so, and differences cannot be narrowed to keys.
 
 **One consistent position.** The source opens `START TRANSACTION WITH CONSISTENT SNAPSHOT`
-bracketed by two reads of its GTID position (`@@gtid_binlog_pos` on MariaDB,
-`@@gtid_executed` on MySQL); if the two reads agree, the snapshot is exactly at that
-position. The replica then waits until it has applied that position
-(`drills.mysql.admin.wait_for_gtid`: MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET)
-and opens its own snapshot, bracketed the same way with its applied position
-(`@@gtid_slave_pos` / `@@gtid_executed`). When the replica's snapshot position equals the
-source's, the comparison is exact (`position.exact = true`).
+and learns the GTID position of that snapshot: on MariaDB exactly, from the binlog
+position the snapshot corresponds to (`Binlog_snapshot_file/position` ->
+`BINLOG_GTID_POS`); elsewhere by bracketing the snapshot between two reads of
+`@@gtid_executed` (if they agree, no commit happened in between). The replica then waits
+until it has applied that position (`drills.mysql.admin.wait_for_gtid`:
+MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET) and opens its own snapshot, whose
+replicated position is read inside it from `mysql.gtid_slave_pos` (MariaDB; InnoDB, so
+consistent with the snapshot) or bracketed the same way. When the replica's snapshot
+position equals the source's, the comparison is exact (`position.exact = true`): both
+sides are compared at one GTID position, with no write stopped.
 
 Limits when writes continue on the source: the replica keeps applying after the wait, so
 its snapshot may be ahead of the source's (or a bracket may fail). The comparison is then
@@ -495,13 +498,43 @@ def _open_snapshot(conn: pymysql.connections.Connection, position_sql: str, atte
     return _scalar(conn, position_sql), False
 
 
+def _open_snapshot_at_known_position(conn: pymysql.connections.Connection, role: str) -> tuple[str | None, bool] | None:
+    """MariaDB says exactly where a consistent snapshot stands, with no race against
+    concurrent commits: on the source, the binlog position the snapshot corresponds to
+    (Binlog_snapshot_file/position -> BINLOG_GTID_POS); on the replica, the replicated
+    position as stored in the transactional mysql.gtid_slave_pos table, read inside the
+    snapshot. None (and no open transaction) where that is not available."""
+    with conn.cursor() as cur:
+        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        if role == "source":
+            cur.execute("SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
+            status = {str(k).lower(): v for k, v in cur.fetchall()}
+            file, pos = status.get("binlog_snapshot_file"), status.get("binlog_snapshot_position")
+            if file:
+                cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, int(pos or 0)))
+                row = cur.fetchone()
+                if row and row[0] is not None:
+                    return str(row[0]), True
+        else:
+            cur.execute("SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mysql' "
+                        "AND TABLE_NAME = 'gtid_slave_pos'")
+            engine = cur.fetchone()
+            if engine and str(engine[0]).lower() == "innodb":
+                cur.execute("SELECT domain_id, server_id, seq_no FROM mysql.gtid_slave_pos ORDER BY domain_id, sub_id")
+                last = {domain: f"{domain}-{server}-{seq}" for domain, server, seq in cur.fetchall()}
+                return ",".join(last[d] for d in sorted(last)), True
+        cur.execute("ROLLBACK")
+    return None
+
+
 def _snapshot_pair(
     source: pymysql.connections.Connection, replica: pymysql.connections.Connection, flavor: str,
     link: admin.ReplicaStatus | None, replica_name: str, wait_timeout_s: float,
 ) -> Position:
     source_sql = "SELECT @@GLOBAL.gtid_binlog_pos" if flavor == "mariadb" else "SELECT @@GLOBAL.gtid_executed"
     replica_sql = "SELECT @@GLOBAL.gtid_slave_pos" if flavor == "mariadb" else "SELECT @@GLOBAL.gtid_executed"
-    src_pos, src_exact = _open_snapshot(source, source_sql)
+    src_pos, src_exact = ((flavor == "mariadb" and _open_snapshot_at_known_position(source, "source"))
+                          or _open_snapshot(source, source_sql))
     notes = []
     reached = False
     if link is None:
@@ -514,12 +547,13 @@ def _snapshot_pair(
         reached = admin.wait_for_gtid(replica, src_pos or "", wait_timeout_s)
         if not reached:
             notes.append(f"{replica_name} did not reach the source's position {src_pos} within {wait_timeout_s:g}s")
-    rep_pos, rep_exact = _open_snapshot(replica, replica_sql)
+    rep_pos, rep_exact = ((flavor == "mariadb" and _open_snapshot_at_known_position(replica, "replica"))
+                          or _open_snapshot(replica, replica_sql))
     src_parts, rep_parts = _gtid_components(flavor, src_pos), _gtid_components(flavor, rep_pos)
     same = all(rep_parts.get(origin) == value for origin, value in src_parts.items())
     exact = bool(link) and reached and src_exact and rep_exact and same
     if link and reached and not exact:
-        notes.append("writes continued during the check: snapshots are not at one position; mismatches re-checked")
+        notes.append("writes continued during the check: the two snapshots are not at one position")
     return Position(src_pos, rep_pos, exact, "; ".join(notes) or None)
 
 
@@ -803,20 +837,23 @@ def _recheck(
                 continue
             a, b = SqlSide(src, shape), SqlSide(rep, shape)
             still: list[Chunk] = []
+            earlier = table.diff.keys()
             fresh = RowDiff(missing={source.name: [], replica.name: []})
             for chunk in table.mismatched_chunks:
                 ca, cb = a.checksum(chunk.lower, chunk.upper), b.checksum(chunk.lower, chunk.upper)
                 if ca == cb:
                     continue
+                if shape.key:  # a chunk stays mismatched only for keys that differed every time
+                    persistent = narrow(source.name, a, replica.name, b, chunk.lower, chunk.upper, split=a.split,
+                                        rows=max(ca[0], cb[0]), row_limit=row_limit).restricted_to(earlier)
+                    if not persistent.keys():
+                        continue
+                    fresh.extend(persistent)
                 still.append(chunk)
-                if shape.key:
-                    fresh.extend(narrow(source.name, a, replica.name, b, chunk.lower, chunk.upper, split=a.split,
-                                        rows=max(ca[0], cb[0]), row_limit=row_limit))
-            before = len(table.diff.keys())
             table.mismatched_chunks = still
             if shape.key:
-                table.diff = fresh.restricted_to(table.diff.keys())
-            table.transient += before - len(table.diff.keys())
+                table.diff = fresh
+                table.transient += len(earlier) - len(fresh.keys())
         if result.position.exact or result.identical:
             break
 

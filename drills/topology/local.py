@@ -270,6 +270,7 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
         cc.close()
     _wait_proxies(topo)
     _start_link(topo, source="dc1", replica="dc2")
+    _fence_standby(topo, "dc2")
     _seed_synced(topo)
     topo.save()
     _wait_replication(topo, "dc2", timeout=STARTUP_TIMEOUT)
@@ -383,6 +384,16 @@ def _start_link(topo: Topology, *, source: str, replica: str) -> None:
         conn.close()
 
 
+def _fence_standby(topo: Topology, dc: str) -> None:
+    """The standby starts read-only, as in the source documents: its application may read but
+    not write until a switch promotes it (the replication thread still applies)."""
+    conn = topo.connect(dc)
+    try:
+        admin.set_read_only(conn, True)
+    finally:
+        conn.close()
+
+
 def _wait_replication(topo: Topology, replica: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     conn = topo.connect(replica)
@@ -413,7 +424,7 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
           schema: str | os.PathLike[str] | None = None, seed: str | os.PathLike[str] | None = None) -> None:
     """Back to the baseline of `up`: all processes running, proxies as created with no toxics,
     schema and seed reloaded, binlogs and GTID state cleared, replication dc1 -> dc2 with the
-    declared filters, routing document active=dc1 epoch=1.
+    declared filters, dc2 read-only, routing document active=dc1 epoch=1.
 
     `filter_list`, `schema` and `seed` replace the topology's own from now on (recorded in
     state.json), so scenarios that differ only in those can share one running topology."""
@@ -460,6 +471,7 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
     finally:
         cc.close()
     _start_link(topo, source="dc1", replica="dc2")
+    _fence_standby(topo, "dc2")
     _seed_synced(topo)
     _wait_replication(topo, "dc2", timeout=STARTUP_TIMEOUT)
 

@@ -1,0 +1,534 @@
+"""The audit rules: each has an id, a severity, a one-line rationale and a suggested fix.
+
+A rule is a function over one `AuditContext` (the filter list, one or two schemas,
+optional traffic, optional live settings) that yields `Finding`s. Rules only read; the
+context computes the expensive relations (entry <-> table matching, references) once.
+Ids are stable: baselines and code-scanning UIs key on them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cached_property
+
+from drills.audit import evidence
+from drills.audit.matcher import FilterIndex, like_regex, separator_regex
+from drills.audit.schema import Column, Schema, Table
+from drills.audit.traffic import Traffic
+from drills.filter_list import FilterEntry, FilterList
+
+
+class Severity(IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r}; expected one of critical, error, warning, info") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    rationale: str
+    fix: str
+    needs: str = ""  # inputs without which the rule stays silent (shown in --list-rules)
+
+
+@dataclass
+class Finding:
+    rule: Rule
+    subject: str  # the table (db.table) or entry the finding is about; with rule.id, the baseline key
+    message: str
+    severity: Severity
+    evidence: list[str] = field(default_factory=list)
+    entry: FilterEntry | None = None  # the offending filter-list entry, if there is one
+    filter_file: str | None = None
+    table: Table | None = None  # the table, for a location in the schema dump
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.rule.id}:{self.subject}"
+
+    def location(self) -> tuple[str, int | None] | None:
+        """Where a person should look: the filter list line of the entry, else the CREATE TABLE."""
+        if self.entry is not None and self.filter_file:
+            return self.filter_file, self.entry.line
+        if self.table is not None and self.table.source and self.table.line:
+            return self.table.source, self.table.line
+        return None
+
+
+@dataclass
+class AuditContext:
+    filter_list: FilterList
+    dc1: Schema
+    dc2: Schema | None = None
+    traffic: Traffic | None = None
+    effective: dict[str, FilterList] | None = None  # replica name -> filters read live from it
+    auto_increment: dict[str, tuple[int, int]] | None = None  # dc -> (increment, offset)
+    same_city: bool = False
+    max_wildcard_matches: int = 100
+
+    @cached_property
+    def all_table_keys(self) -> set[str]:
+        keys = set(self.dc1.tables)
+        if self.dc2 is not None:
+            keys |= set(self.dc2.tables)
+        return keys
+
+    @cached_property
+    def index(self) -> FilterIndex:
+        return FilterIndex.build(self.filter_list, self.all_table_keys)
+
+    @cached_property
+    def references(self) -> dict[str, list[str]]:
+        return evidence.references(self.dc1)
+
+    @cached_property
+    def statements(self) -> list[str]:
+        out = [s for s, _f, _l in self.dc1.statements]
+        if self.dc2 is not None:
+            out += [s for s, _f, _l in self.dc2.statements]
+        if self.traffic is not None:
+            out += self.traffic.statements
+        return out
+
+    def table(self, key: str) -> Table | None:
+        return self.dc1.get(key) or (self.dc2.get(key) if self.dc2 is not None else None)
+
+    def tables(self) -> Iterator[Table]:
+        """Every table once, dc1's definition first."""
+        yield from self.dc1
+        if self.dc2 is not None:
+            for t in self.dc2:
+                if t.key not in self.dc1.tables:
+                    yield t
+
+    def finding(self, rule: Rule, subject: str, message: str, *, severity: Severity | None = None,
+                evidence: list[str] | None = None, entry: FilterEntry | None = None, table: Table | None = None) -> Finding:
+        return Finding(rule, subject, message, severity or rule.severity, evidence or [], entry,
+                       self.filter_list.source, table)
+
+    def first_entry(self, table_key: str) -> FilterEntry | None:
+        entries = self.index.entries_for(table_key)
+        return entries[0] if entries else None
+
+    def writers(self, table_key: str) -> set[str]:
+        return self.traffic.writers(table_key) if self.traffic is not None else set()
+
+
+CheckFn = Callable[[AuditContext], Iterator[Finding]]
+RULES: list[tuple[Rule, CheckFn]] = []
+
+
+def rule(r: Rule) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        RULES.append((r, fn))
+        return fn
+
+    return register
+
+
+def rule_by_id(rule_id: str) -> Rule | None:
+    return next((r for r, _ in RULES if r.id == rule_id), None)
+
+
+# ---- AUD101 ---------------------------------------------------------------------------------
+
+SEQUENCE_FILTERED = Rule(
+    "AUD101", "sequence-table-filtered", Severity.CRITICAL,
+    "A filtered sequence/ID-allocator table stays behind on the standby; after a switch it hands out IDs already used (the incident of the source documents).",
+    "Remove the entry so the table replicates; let the standby application start read-only and re-fetch a segment once it can write.",
+)
+
+
+@rule(SEQUENCE_FILTERED)
+def _sequence_filtered(ctx: AuditContext) -> Iterator[Finding]:
+    for key in sorted(ctx.index.entries_by_table):
+        table = ctx.table(key)
+        if table is None:
+            continue
+        found = evidence.sequence_evidence(table, ctx.dc1 if key in ctx.dc1.tables else ctx.dc2, ctx.statements)  # type: ignore[arg-type]
+        if not found:
+            continue
+        entry = ctx.first_entry(key)
+        how = "" if entry is None or not entry.wildcard else f" (by pattern `{entry.name}`)"
+        yield ctx.finding(SEQUENCE_FILTERED, table.full_name,
+                          f"`{table.full_name}` is a sequence/ID allocator and is filtered{how}",
+                          evidence=found, entry=entry, table=table)
+
+
+# ---- AUD102 ---------------------------------------------------------------------------------
+
+ENTRY_MATCHES_NOTHING = Rule(
+    "AUD102", "entry-matches-no-table", Severity.ERROR,
+    "An entry that matches no table is a typo or a dropped table; the table it was meant for replicates unnoticed.",
+    "Correct the name to the table it was meant for, or delete the entry if the table is gone.",
+)
+
+
+@rule(ENTRY_MATCHES_NOTHING)
+def _entry_matches_nothing(ctx: AuditContext) -> Iterator[Finding]:
+    known_dbs = ctx.dc1.databases | (ctx.dc2.databases if ctx.dc2 is not None else set())
+    names_by_db: dict[str, list[str]] = {}
+    for key in sorted(ctx.all_table_keys):
+        names_by_db.setdefault(key.split(".", 1)[0], []).append(key)
+    for i, entry in enumerate(ctx.filter_list.entries):
+        if ctx.index.tables_for(i):
+            continue
+        db = entry.name.split(".", 1)[0].lower()
+        db_known = any(like_regex(db).fullmatch(d) for d in known_dbs) if entry.wildcard else db in known_dbs
+        if not db_known:
+            yield ctx.finding(ENTRY_MATCHES_NOTHING, entry.name,
+                              f"`{entry.name}` matches no table: database `{db}` is not in the audited schema",
+                              severity=Severity.WARNING, entry=entry,
+                              evidence=["give that database's dump (or a live server) to audit this entry"])
+            continue
+        same_db = names_by_db.get(db, [])  # a typo is looked for among its own database's tables
+        hint = difflib.get_close_matches(entry.name.lower(), same_db, n=1, cutoff=0.8) if not entry.wildcard else []
+        if entry.wildcard:  # a pattern for DBA temporary tables may rightly match nothing today
+            yield ctx.finding(ENTRY_MATCHES_NOTHING, entry.name, f"pattern `{entry.name}` matches no table",
+                              severity=Severity.WARNING, entry=entry,
+                              evidence=["fine for a pattern kept for tables created later (DBA backups); otherwise a typo"])
+            continue
+        yield ctx.finding(ENTRY_MATCHES_NOTHING, entry.name, f"table `{entry.name}` matches no table"
+                          + (f"; did you mean `{ctx.table(hint[0]).full_name}`?" if hint else ""),  # type: ignore[union-attr]
+                          entry=entry)
+
+
+# ---- AUD103 ---------------------------------------------------------------------------------
+
+WILDCARD_TOO_BROAD = Rule(
+    "AUD103", "wildcard-matches-too-much", Severity.ERROR,
+    "A pattern that also matches replicated business tables silently stops their replication; LIKE's `_` matches any character.",
+    "Narrow the pattern (a longer literal prefix) or list the intended tables exactly with `table:` entries.",
+)
+
+
+@rule(WILDCARD_TOO_BROAD)
+def _wildcard_too_broad(ctx: AuditContext) -> Iterator[Finding]:
+    refs = ctx.references
+    for i, entry in enumerate(ctx.filter_list.entries):
+        if not entry.wildcard:
+            continue
+        matched = ctx.index.tables_for(i)
+        if not matched:
+            continue
+        strict = separator_regex(entry.name.lower())
+        loose = [t for t in matched if not strict.fullmatch(t)]
+        if loose:
+            yield ctx.finding(WILDCARD_TOO_BROAD, entry.name,
+                              f"pattern `{entry.name}` matches {_names(ctx, loose)} only because `_` matches any character",
+                              entry=entry, evidence=[f"{len(loose)} of {len(matched)} matched tables"])
+            continue
+        whole_db = entry.name.split(".", 1)[1] == "%"  # a whole application's schema: deliberate
+        business = [] if whole_db else [(t, refs[t]) for t in matched if refs.get(t)]
+        if business:
+            t, users = business[0]
+            yield ctx.finding(WILDCARD_TOO_BROAD, entry.name,
+                              f"pattern `{entry.name}` matches business table{'s' if len(business) > 1 else ''} "
+                              f"{_names(ctx, [b[0] for b in business])} that other tables reference",
+                              entry=entry, evidence=[f"`{ctx.table(t).full_name}` is referenced by " + ", ".join(f"`{u}`" for u in users[:3])])  # type: ignore[union-attr]
+            continue
+        if not whole_db and len(matched) > ctx.max_wildcard_matches:
+            yield ctx.finding(WILDCARD_TOO_BROAD, entry.name,
+                              f"pattern `{entry.name}` matches {len(matched)} tables (more than {ctx.max_wildcard_matches})",
+                              severity=Severity.WARNING, entry=entry,
+                              evidence=[f"first: {_names(ctx, matched[:3])}", "raise --max-wildcard-matches if this is intended"])
+
+
+def _names(ctx: AuditContext, keys: list[str], limit: int = 3) -> str:
+    shown = [f"`{(ctx.table(k).full_name if ctx.table(k) else k)}`" for k in keys[:limit]]
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(shown) + more
+
+
+# ---- AUD104 / AUD105 ------------------------------------------------------------------------
+
+TABLE_MISSING = Rule(
+    "AUD104", "table-missing-on-one-side", Severity.ERROR,
+    "DDL of a filtered table is filtered too: each side must create it, or the application fails on the side that lacks it after a switch.",
+    "Create the table on the side that lacks it (same definition), or remove it from both sides and from the list.",
+    needs="two schemas (--schema and --dc2-schema, or two live servers)",
+)
+
+
+@rule(TABLE_MISSING)
+def _table_missing(ctx: AuditContext) -> Iterator[Finding]:
+    if ctx.dc2 is None:
+        return
+    for key in sorted(ctx.all_table_keys):
+        in1, in2 = key in ctx.dc1.tables, key in ctx.dc2.tables
+        if in1 and in2:
+            continue
+        table = ctx.table(key)
+        have, lack = (ctx.dc1.label, ctx.dc2.label) if in1 else (ctx.dc2.label, ctx.dc1.label)
+        entry = ctx.first_entry(key)
+        if table.db.lower() not in (ctx.dc2.databases if in1 else ctx.dc1.databases):  # type: ignore[union-attr]
+            continue  # a whole database absent: an application not deployed on that side, not a missing table
+        if entry is not None:
+            msg = f"filtered table `{table.full_name}` exists on {have} but not on {lack}"  # type: ignore[union-attr]
+        else:
+            msg = f"replicated table `{table.full_name}` exists on {have} but not on {lack}; replication will stop on it"  # type: ignore[union-attr]
+        yield ctx.finding(TABLE_MISSING, table.full_name, msg, entry=entry, table=table)  # type: ignore[union-attr]
+
+
+SCHEMA_DIFFERS = Rule(
+    "AUD105", "schema-differs-between-dcs", Severity.ERROR,
+    "A table defined differently in dc1 and dc2 breaks the application after a switch (filtered) or stops replication (replicated).",
+    "Apply the same DDL on both sides (for a filtered table, on each side separately).",
+    needs="two schemas",
+)
+
+
+@rule(SCHEMA_DIFFERS)
+def _schema_differs(ctx: AuditContext) -> Iterator[Finding]:
+    if ctx.dc2 is None:
+        return
+    for key in sorted(set(ctx.dc1.tables) & set(ctx.dc2.tables)):
+        a, b = ctx.dc1.tables[key], ctx.dc2.tables[key]
+        if a.definition_signature() == b.definition_signature():
+            continue
+        diffs = _definition_diff(a, b, ctx.dc1.label, ctx.dc2.label)
+        kind = "filtered" if ctx.index.is_filtered(key) else "replicated"
+        yield ctx.finding(SCHEMA_DIFFERS, a.full_name, f"{kind} table `{a.full_name}` differs between {ctx.dc1.label} and {ctx.dc2.label}",
+                          evidence=diffs, entry=ctx.first_entry(key), table=a)
+
+
+def _definition_diff(a: Table, b: Table, la: str, lb: str) -> list[str]:
+    out = []
+    for name in a.columns.keys() - b.columns.keys():
+        out.append(f"column `{a.columns[name].name}` only on {la}")
+    for name in b.columns.keys() - a.columns.keys():
+        out.append(f"column `{b.columns[name].name}` only on {lb}")
+    for name in a.columns.keys() & b.columns.keys():
+        ca, cb = a.columns[name], b.columns[name]
+        if ca.signature() != cb.signature():
+            out.append(f"column `{ca.name}`: {_coldesc(ca)} on {la}, {_coldesc(cb)} on {lb}")
+    if [c.lower() for c in a.primary_key] != [c.lower() for c in b.primary_key]:
+        out.append(f"primary key ({', '.join(a.primary_key) or 'none'}) on {la}, ({', '.join(b.primary_key) or 'none'}) on {lb}")
+    if not out:
+        out.append("unique keys differ")
+    return sorted(out)
+
+
+def _coldesc(col: Column) -> str:
+    t = col.type + (f"({col.type_args})" if col.type_args else "")
+    t += " unsigned" if col.unsigned else ""
+    t += "" if col.nullable else " not null"
+    t += " auto_increment" if col.auto_increment else ""
+    return t
+
+
+# ---- AUD106 / AUD107 ------------------------------------------------------------------------
+
+ENV_NOT_FILTERED = Rule(
+    "AUD106", "env-specific-table-replicated", Severity.ERROR,
+    "Replicating a table of environment-specific values (hosts, IPs, URLs, keys) points the standby's application at the other DC.",
+    "Add the table to the filter list and seed each side with its own values.",
+    needs="rows of both sides (seed INSERTs in two dumps, or two live servers)",
+)
+ENV_FILTERED_IDENTICAL = Rule(
+    "AUD107", "env-table-filtered-but-identical", Severity.WARNING,
+    "In a same-city setup a configuration table whose values are identical on both sides need not be filtered; filtering it lets the sides drift.",
+    "Remove the entry so the table replicates, or keep it and accept the finding in the baseline with the reason.",
+    needs="--same-city and rows of both sides",
+)
+
+
+def _env_comparison(ctx: AuditContext, key: str) -> tuple[Table, list[str], list[str], list[str]] | None:
+    """(table, env columns, keys differing, columns differing) for an env-candidate table with rows on both sides."""
+    if ctx.dc2 is None or key not in ctx.dc1.tables or key not in ctx.dc2.tables:
+        return None
+    a, b = ctx.dc1.tables[key], ctx.dc2.tables[key]
+    if not evidence.is_env_candidate(a):
+        return None
+    diff = evidence.row_differences(a, b)
+    if diff is None:
+        return None
+    env_cols = evidence.env_columns(a)
+    kv = evidence.key_value_columns(a)
+    return a, env_cols + ([kv[1]] if kv else []), diff[0], diff[1]
+
+
+@rule(ENV_NOT_FILTERED)
+def _env_not_filtered(ctx: AuditContext) -> Iterator[Finding]:
+    if ctx.dc2 is None:
+        return
+    for key in sorted(ctx.dc1.tables):
+        if ctx.index.is_filtered(key):
+            continue
+        cmp = _env_comparison(ctx, key)
+        if cmp is None:
+            continue
+        table, env_cols, keys, cols = cmp
+        env_diff = [c for c in cols if c.lower() in {e.lower() for e in env_cols}]
+        if not keys or not (env_diff or evidence.env_values_in(table, cols) or evidence.env_values_in(ctx.dc2.tables[key], cols)):
+            continue
+        shown = env_diff or cols
+        yield ctx.finding(ENV_NOT_FILTERED, table.full_name,
+                          f"`{table.full_name}` holds environment-specific values that differ between {ctx.dc1.label} and {ctx.dc2.label}, but it replicates",
+                          evidence=[f"differing column(s): {', '.join(f'`{c}`' for c in shown[:5])}",
+                                    f"{len(keys)} row(s) differ, e.g. key {', '.join(keys[:3])}"],
+                          table=table)
+
+
+@rule(ENV_FILTERED_IDENTICAL)
+def _env_filtered_identical(ctx: AuditContext) -> Iterator[Finding]:
+    if not ctx.same_city or ctx.dc2 is None:
+        return
+    for key in sorted(ctx.dc1.tables):
+        if not ctx.index.is_filtered(key):
+            continue
+        cmp = _env_comparison(ctx, key)
+        if cmp is None:
+            continue
+        table, _env_cols, keys, _cols = cmp
+        if keys or not table.rows:
+            continue
+        yield ctx.finding(ENV_FILTERED_IDENTICAL, table.full_name,
+                          f"`{table.full_name}` is filtered as environment-specific, but its {len(table.rows)} row(s) are identical on both sides",
+                          entry=ctx.first_entry(key), table=table)
+
+
+# ---- AUD108 / AUD109 ------------------------------------------------------------------------
+
+DUAL_WRITE_REPLICATED = Rule(
+    "AUD108", "dual-write-table-replicated", Severity.ERROR,
+    "A table both DCs write (job logs, switches) collides on keys and mixes the two sides' histories when it replicates.",
+    "Add the table to the filter list (each side keeps its own), or give it keys that cannot collide and make that explicit.",
+    needs="observed traffic (--traffic) for an error; name/structure hints give a warning",
+)
+AUTO_INCREMENT_BOTH = Rule(
+    "AUD109", "auto-increment-written-in-both-dcs", Severity.ERROR,
+    "Both DCs writing a replicated AUTO_INCREMENT table without distinct auto_increment_offset hand out the same keys: duplicate-key errors stop replication.",
+    "Set auto_increment_increment=2 and auto_increment_offset=1 on dc1, 2 on dc2 (or allocate ids from the sequence), or filter the table.",
+    needs="observed traffic; offsets from live servers or --auto-increment",
+)
+
+
+def _offsets_distinct(ctx: AuditContext, dcs: set[str]) -> bool | None:
+    if not ctx.auto_increment or not dcs.issubset(ctx.auto_increment):
+        return None
+    settings = [ctx.auto_increment[d] for d in sorted(dcs)]
+    offsets = {off % max(inc, 1) for inc, off in settings}
+    return all(inc >= len(dcs) for inc, _ in settings) and len(offsets) == len(settings)
+
+
+@rule(DUAL_WRITE_REPLICATED)
+def _dual_write(ctx: AuditContext) -> Iterator[Finding]:
+    for table in ctx.tables():
+        if ctx.index.is_filtered(table.key) or table.auto_increment_column is not None and len(ctx.writers(table.key)) > 1:
+            continue  # AI tables written on both sides are AUD109's
+        writers = ctx.writers(table.key)
+        if len(writers) > 1:
+            yield ctx.finding(DUAL_WRITE_REPLICATED, table.full_name, f"`{table.full_name}` is written by {' and '.join(sorted(writers))} but replicates",
+                              evidence=["observed in " + ", ".join(ctx.traffic.sources or ["traffic"])], table=table)  # type: ignore[union-attr]
+            continue
+        hint = evidence.dual_write_hint(table)
+        if hint and not writers:
+            yield ctx.finding(DUAL_WRITE_REPLICATED, table.full_name, f"`{table.full_name}` looks like a dual-write table but replicates",
+                              severity=Severity.WARNING, evidence=[hint, "give observed traffic (--traffic) to confirm"], table=table)
+
+
+@rule(AUTO_INCREMENT_BOTH)
+def _auto_increment_both(ctx: AuditContext) -> Iterator[Finding]:
+    for table in ctx.tables():
+        ai = table.auto_increment_column
+        if ai is None or ctx.index.is_filtered(table.key):
+            continue
+        writers = ctx.writers(table.key)
+        if len(writers) < 2:
+            continue
+        distinct = _offsets_distinct(ctx, writers)
+        if distinct:
+            continue
+        if distinct is None:
+            yield ctx.finding(AUTO_INCREMENT_BOTH, table.full_name,
+                              f"`{table.full_name}` (AUTO_INCREMENT `{ai.name}`) is written by {' and '.join(sorted(writers))}; auto_increment offsets are unknown",
+                              severity=Severity.WARNING, table=table,
+                              evidence=["give --auto-increment dc1=2/1 --auto-increment dc2=2/2, or audit live servers"])
+        else:
+            shown = ", ".join(f"{d}: increment={ctx.auto_increment[d][0]} offset={ctx.auto_increment[d][1]}" for d in sorted(writers))  # type: ignore[index]
+            yield ctx.finding(AUTO_INCREMENT_BOTH, table.full_name,
+                              f"`{table.full_name}` (AUTO_INCREMENT `{ai.name}`) is written by {' and '.join(sorted(writers))} without distinct offsets",
+                              evidence=[shown], table=table)
+
+
+# ---- AUD110 ---------------------------------------------------------------------------------
+
+DECLARED_VS_EFFECTIVE = Rule(
+    "AUD110", "declared-list-differs-from-replica", Severity.ERROR,
+    "What the replica applies is what protects you; a declared list that differs from it is documentation, not configuration.",
+    "Re-apply the declared list to the replica (drills env up does it; or SET GLOBAL replicate_*), or update the file to what is intended.",
+    needs="a live replica (--dsn or --state-dir)",
+)
+
+
+@rule(DECLARED_VS_EFFECTIVE)
+def _declared_vs_effective(ctx: AuditContext) -> Iterator[Finding]:
+    for replica, effective in sorted((ctx.effective or {}).items()):
+        declared = {(e.name.lower(), e.wildcard): e for e in ctx.filter_list.entries}
+        applied = {(e.name.lower(), e.wildcard): e for e in effective.entries}
+        for k in sorted(declared.keys() - applied.keys()):
+            e = declared[k]
+            yield ctx.finding(DECLARED_VS_EFFECTIVE, f"{replica}:{e.name}",
+                              f"`{e.name}` is declared but not applied on {replica} ({'replicate_wild_ignore_table' if e.wildcard else 'replicate_ignore_table'})",
+                              entry=e)
+        for k in sorted(applied.keys() - declared.keys()):
+            e = applied[k]
+            yield ctx.finding(DECLARED_VS_EFFECTIVE, f"{replica}:{e.name}",
+                              f"`{e.name}` is applied on {replica} ({'replicate_wild_ignore_table' if e.wildcard else 'replicate_ignore_table'}) but not declared")
+
+
+# ---- AUD111 ---------------------------------------------------------------------------------
+
+NO_PRIMARY_KEY = Rule(
+    "AUD111", "replicated-table-without-primary-key", Severity.ERROR,
+    "Row-based replication scans the whole table for every changed row of a table without a primary key (lag, RPO), and chunked consistency checks cannot work.",
+    "Add a primary key (an invisible/auto column if nothing else), or filter the table if it need not replicate.",
+)
+
+
+@rule(NO_PRIMARY_KEY)
+def _no_primary_key(ctx: AuditContext) -> Iterator[Finding]:
+    for table in ctx.tables():
+        if table.primary_key or table.is_sequence or not table.columns or ctx.index.is_filtered(table.key):
+            continue
+        usable = [u for u in table.unique_keys if all((c := table.column(n)) is not None and not c.nullable for n in u)]
+        if usable:
+            yield ctx.finding(NO_PRIMARY_KEY, table.full_name,
+                              f"replicated table `{table.full_name}` has no primary key (unique NOT NULL key ({', '.join(usable[0])}) stands in)",
+                              severity=Severity.WARNING, table=table)
+        else:
+            yield ctx.finding(NO_PRIMARY_KEY, table.full_name, f"replicated table `{table.full_name}` has no primary key and no unique NOT NULL key",
+                              table=table)
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+def run_rules(ctx: AuditContext, only: set[str] | None = None) -> list[Finding]:
+    """All findings, most severe first, stable order within a severity."""
+    findings: list[Finding] = []
+    for r, check in RULES:
+        if only and r.id not in only:
+            continue
+        findings.extend(check(ctx))
+    findings.sort(key=lambda f: (-f.severity, f.rule.id, f.subject.lower()))
+    return findings

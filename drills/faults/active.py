@@ -1,0 +1,114 @@
+"""The runner's register of injected faults: what is still active, and the final heal.
+
+A drill must never end with a fault in place, whatever happened (failure, exception,
+Ctrl-C). `heal_all` heals every fault still active, newest first (a crash injected after
+a link cut is undone before the link comes back, the reverse of how it was built), keeps
+going when one heal fails and reports every failure, so one broken heal cannot leave the
+others behind.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from drills.faults.base import Fault, FaultError
+from drills.faults.catalogue import FaultSpecError, did_you_mean
+
+
+@dataclass
+class HealReport:
+    healed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # fault name -> error message
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"healed {len(self.healed)} fault(s)" + (f": {', '.join(self.healed)}" if self.healed else "")
+        return "; ".join(f"{name}: {error}" for name, error in self.failed.items())
+
+
+class ActiveFaults:
+    """Thread-safe: the runner's steps, parallel stages and signal handling share one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._faults: list[Fault] = []  # every fault registered, in injection order
+
+    def add(self, fault: Fault) -> Fault:
+        """Register a fault (before or after injecting it). Two active faults may not share
+        a name, since `heal: NAME` must mean one thing."""
+        with self._lock:
+            if any(f is fault for f in self._faults):
+                return fault
+            clash = [f for f in self._faults if f.name == fault.name and f.active]
+            if clash:
+                raise FaultError(f"a fault named {fault.name!r} is already active; heal it first or give the new "
+                                 "fault another `name`")
+            self._faults = [f for f in self._faults if f.name != fault.name]  # an old, healed namesake
+            self._faults.append(fault)
+            return fault
+
+    def inject(self, fault: Fault) -> Fault:
+        """Register, then inject: a fault that fails half-way and stays active is still
+        known to the final heal."""
+        self.add(fault)
+        try:
+            fault.inject()
+        except BaseException:
+            if not fault.active:
+                with self._lock:
+                    self._faults = [f for f in self._faults if f is not fault]
+            raise
+        return fault
+
+    def active(self) -> list[Fault]:
+        with self._lock:
+            return [f for f in self._faults if f.active]
+
+    def __len__(self) -> int:
+        return len(self.active())
+
+    def get(self, name: str) -> Fault | None:
+        with self._lock:
+            return next((f for f in self._faults if f.name == name), None)
+
+    def heal(self, name_or_target: str, by: str = "step") -> list[Fault]:
+        """Heal the fault with this name or, failing that, every fault on this target (newest
+        first). Already healed: nothing to do, no error. Returns the faults healed now.
+        Raises FaultSpecError for a name or target no fault ever had, FaultError when a heal
+        fails (after trying the others)."""
+        with self._lock:
+            matches = [f for f in self._faults if f.name == name_or_target]
+            if not matches:
+                matches = [f for f in self._faults if f.target == name_or_target]
+            if not matches:
+                known = sorted({f.name for f in self._faults} | {f.target for f in self._faults})
+                listing = ", ".join(known) if known else "none yet"
+                raise FaultSpecError(f"no fault named or targeting {name_or_target!r}"
+                                     f"{did_you_mean(name_or_target, known)} (injected so far: {listing})")
+        healed: list[Fault] = []
+        errors: list[str] = []
+        for fault in reversed(matches):
+            try:
+                if fault.heal(by=by):
+                    healed.append(fault)
+            except FaultError as exc:
+                errors.append(exc.message)
+        if errors:
+            raise FaultError("; ".join(errors))
+        return healed
+
+    def heal_all(self, by: str = "runner") -> HealReport:
+        """Heal every active fault, newest first; never raises for a failed heal."""
+        report = HealReport()
+        for fault in reversed(self.active()):
+            try:
+                if fault.heal(by=by):
+                    report.healed.append(fault.name)
+            except Exception as exc:  # noqa: BLE001 - every fault gets its chance; the report carries the error
+                report.failed[fault.name] = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        return report

@@ -1,0 +1,1 @@
+"""Executes a scenario: stages, steps, gates, always-heal, signals, result.json, exit codes."""

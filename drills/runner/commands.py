@@ -1,0 +1,37 @@
+"""`drills run SCENARIO`: one drill, from topology up to sealed result."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from drills.runner.session import RunOptions, run
+from drills.scenario.commands import parse_param_args
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="run a drill scenario and judge it",
+                              description="Exit codes: 0 passed, 1 an objective or check failed, "
+                                          "2 invalid scenario or error before a verdict, 3 inconclusive, 130 interrupted.")
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario file, or the name of one in scenarios/")
+    p.add_argument("--out", type=Path, metavar="DIR", help="run directory (default reports/runs/<run_id>/)")
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="override a scenario parameter")
+    p.add_argument("--keep-env", action="store_true", help="leave the topology running afterwards")
+    p.add_argument("--state-dir", type=Path, metavar="DIR",
+                   help="reuse the topology running in DIR (or bring one up there)")
+    p.add_argument("--reset", action="store_true", help="with --state-dir: reset the reused topology to its baseline first")
+    p.add_argument("--approve", action="append", default=[], metavar="GATE", help="approve a manual gate in advance ('all' for every gate)")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    p.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
+    p.add_argument("--allure-dir", type=Path, metavar="DIR", help="also write Allure results")
+    p.add_argument("--summary", type=Path, metavar="FILE", help="also write a Markdown summary")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    opts = RunOptions(
+        scenario=args.scenario, out=args.out, params=parse_param_args(args.param), keep_env=args.keep_env,
+        state_dir=args.state_dir, reset=args.reset, approve=args.approve, junit=args.junit, html=args.html,
+        allure_dir=args.allure_dir, summary=args.summary,
+    )
+    return run(opts).exit_code

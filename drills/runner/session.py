@@ -1,0 +1,448 @@
+"""One drill from start to sealed record: `drills run`.
+
+The order matters and is the same on every path out — success, failed step, exception,
+SIGINT/SIGTERM: stop the workload (no more writes), stop the controller (no more
+decisions), heal every fault still active, settle the workload's unknown outcomes, judge
+(unless interrupted), fingerprint the environment, tear the topology down (unless it was
+reused or kept), write `run.end` as the journal's last line, then `result.json` with the
+journal's final hash. Each cleanup step is guarded on its own: one failing does not skip
+the next, and its failure is journaled.
+
+Signals only set a flag (the handler must not take the journal's lock, which the interrupted
+code may hold); the engine's wait loops notice it within a few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as pysecrets
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from drills import events
+from drills.errors import UserError
+from drills.journal import Journal, now_wall
+from drills.runner import parts
+from drills.runner import result as result_mod
+from drills.runner.engine import Engine, EngineOutcome, StepRecord
+from drills.runner.gates import Approvals
+from drills.runner.progress import Progress
+from drills.runner.steps import DrillContext, FaultBook, actions
+from drills.scenario.loader import find_scenario, load_scenario
+from drills.scenario.model import Scenario, Step
+
+SOURCE = "runner"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunOptions:
+    scenario: str
+    out: Path | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    keep_env: bool = False
+    state_dir: Path | None = None
+    reset: bool = False
+    approve: list[str] = field(default_factory=list)
+    junit: Path | None = None
+    html: Path | None = None
+    allure_dir: Path | None = None
+    summary: Path | None = None
+    environ: dict[str, str] | None = None
+    stream: TextIO | None = None  # progress display (stderr by default)
+    tty: bool | None = None
+
+
+@dataclass
+class RunOutcome:
+    status: str
+    exit_code: int
+    run_dir: Path
+    result_path: Path
+    result: dict[str, Any]
+
+
+def new_run_id(scenario: str) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{scenario}-{pysecrets.token_hex(2)}"
+
+
+def prepare_run_dir(out: Path | None, run_id: str) -> Path:
+    run_dir = out if out is not None else REPO_ROOT / "reports" / "runs" / run_id
+    if (run_dir / "journal.jsonl").exists() or (run_dir / result_mod.RESULT_FILE).exists():
+        raise UserError(f"{run_dir} already holds a run (journal.jsonl/result.json); a record is never overwritten",
+                        hint="choose another --out")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{run_dir}: cannot create the run directory: {exc.strerror}") from None
+    return run_dir
+
+
+class _Signals:
+    """SIGINT/SIGTERM -> a flag. Installed only from the main thread (tests call in threads)."""
+
+    def __init__(self, interrupted: threading.Event):
+        self.interrupted = interrupted
+        self.received: list[tuple[str, int]] = []
+        self._old: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        self.received.append((name, time.monotonic_ns()))
+        if self.interrupted.is_set():
+            os.write(2, b"\ndrills: already stopping; healing faults and stopping processes\n")
+        else:
+            os.write(2, f"\ndrills: {name}: stopping — healing faults, stopping workload and processes\n".encode())
+        self.interrupted.set()
+
+
+def run(opts: RunOptions) -> RunOutcome:
+    """Load, check, run, always clean up, seal. Input problems raise UserError before anything starts."""
+    environ = dict(os.environ) if opts.environ is None else opts.environ
+    path = find_scenario(opts.scenario)
+    scenario = load_scenario(path, opts.params, environ=environ, require_secrets=True)
+    found = parts.require(scenario)
+    run_id = new_run_id(scenario.name)
+    run_dir = prepare_run_dir(opts.out, run_id)
+    journal = Journal(run_dir / "journal.jsonl", secrets=scenario.secret_values)
+    drill = Drill(scenario, run_dir, journal, run_id, opts, found, environ)
+    return drill.execute()
+
+
+class Drill:
+    def __init__(self, scenario: Scenario, run_dir: Path, journal: Journal, run_id: str, opts: RunOptions,
+                 found: dict[str, Callable[..., Any]], environ: dict[str, str], *, topology_provider: Any = None):
+        self.scenario = scenario
+        self.run_dir = run_dir
+        self.journal = journal
+        self.run_id = run_id
+        self.opts = opts
+        self.found = found
+        self.environ = environ
+        self.interrupted = threading.Event()
+        self.signals = _Signals(self.interrupted)
+        self.secrets: list[str] = list(scenario.secret_values)
+        self.topo: Any = None
+        self.reused = False
+        self.state_dir: Path | None = None
+        self.provider = topology_provider
+        self.error: str | None = None
+        self.cleanup_problems: list[str] = []
+        self.outcome: EngineOutcome | None = None
+        self.checks: list[dict[str, Any]] = []
+        self.check_reasons: list[str] = []
+        self.checks_status = "passed"
+        self.progress = Progress(opts.stream, tty=opts.tty, active_dc=self._active_dc)
+        self.ctx: DrillContext | None = None
+        self.environment: dict[str, Any] = {}
+        self._signals_logged = 0
+
+    # ---- the whole run ----------------------------------------------------------------------------
+    def execute(self) -> RunOutcome:
+        started_at = now_wall()
+        t0 = time.monotonic()
+        self.signals.install()
+        self.progress.start()
+        self.journal.record(SOURCE, events.RUN_START, scenario=self.scenario.name, run_id=self.run_id,
+                            scenario_file=str(self.scenario.source) if self.scenario.source else None,
+                            scenario_sha256=self.scenario.sha256, params=self.scenario.masked_params(),
+                            pid=os.getpid())
+        self.progress.say(f"run {self.run_id} -> {self.run_dir}")
+        try:
+            try:
+                self._bring_up()
+                if not self.interrupted.is_set():
+                    self._drive()
+            except UserError as exc:
+                self.error = str(exc)
+            except Exception as exc:  # a bug must still end in healed faults and a sealed record
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.journal.record(SOURCE, "run.exception", error=self.error, traceback=traceback.format_exc(limit=8))
+            if self.error:
+                self.progress.say(f"error: {self.error}")
+            self._finish()
+        finally:
+            self.progress.close()
+            self.signals.restore()
+        status = result_mod.decide(
+            interrupted=self.interrupted.is_set(),
+            error=self.error,
+            steps_failed=bool(self.outcome and self.outcome.status == "failed"),
+            checks_status=self.checks_status,
+        )
+        duration = round(time.monotonic() - t0, 3)
+        self.journal.record(SOURCE, events.RUN_END, status=status, duration_s=duration)
+        head = self.journal.head
+        self.journal.close()
+        record = self._result(status, started_at, duration, head)
+        path = result_mod.write_result(self.run_dir, record, self.secrets)
+        self._reports(status)
+        self._summary_line(status, record)
+        return RunOutcome(status, result_mod.exit_code(status), self.run_dir, path, record)
+
+    # ---- phases --------------------------------------------------------------------------------------
+    def _bring_up(self) -> None:
+        provider = self.provider or _LocalProvider()
+        state_dir = self.opts.state_dir
+        if state_dir is not None and (Path(state_dir) / "state.json").exists():
+            self.topo = provider.load(Path(state_dir))
+            self.reused = True
+            self.state_dir = Path(state_dir)
+            self.journal.record(SOURCE, "run.topology", action="reuse", state_dir=str(state_dir))
+            self.progress.say(f"reusing the topology in {state_dir}")
+            if self.opts.reset:
+                self.progress.say("resetting it to the baseline")
+                provider.reset(self.topo)
+                self.journal.record(SOURCE, "run.topology", action="reset", state_dir=str(state_dir))
+        else:
+            spec = _topology_spec(self.scenario)
+            self.state_dir = Path(state_dir) if state_dir else provider.state_root() / f"run-{self.run_id}"
+            self.journal.record(SOURCE, "run.topology", action="up", state_dir=str(self.state_dir))
+            self.progress.say(f"bringing the topology up in {self.state_dir}")
+            self.topo = provider.up(spec, self.state_dir, lambda msg: self.progress.say(f"  {msg}"))
+        for secret in (self.topo.secrets() if hasattr(self.topo, "secrets") else []):
+            self.journal.add_secret(secret)
+            self.secrets.append(secret)
+        if hasattr(self.topo, "pids"):
+            self.journal.record(SOURCE, "run.topology", action="ready", pids=self.topo.pids(),
+                                routing_key=getattr(self.topo, "routing_key", None))
+
+    def _drive(self) -> None:
+        faults = FaultBook(self.journal, self.found.get("make_fault"), self.topo, on_change=self.progress.set_faults)
+        approvals = Approvals(self.opts.approve, environ=self.environ, run_dir=self.run_dir,
+                              interactive=None if self.opts.tty is None else self.opts.tty)
+        ctx = DrillContext(self.scenario, self.journal, self.topo, self.run_dir, faults, approvals,
+                           on_gate=lambda g: self.progress.say(f"gate {g}: waiting for approval ({approvals.instructions(g)})"))
+        self.ctx = ctx
+        if self.scenario.controller.kind != "none":
+            ctx.controller = self.found["make_controller"](self.scenario.controller, self.topo, self.journal)
+            ctx.controller.start()
+        if self.scenario.workload.kind != "none":
+            ctx.workload = self.found["make_workload"](self.scenario.workload, self.topo, self.journal, self.run_dir)
+            if not _explicit_start(self.scenario):
+                ctx.workload_running = True
+                ctx.workload.start()
+        engine = Engine(self.journal, actions(ctx), interrupted=self.interrupted, on_step=self._on_step)
+        self.outcome = engine.run(self.scenario.stages)
+
+    def _on_step(self, what: str, rec: StepRecord | None, step: Step | None) -> None:
+        if what == "stage":
+            return
+        if what == "start" and rec:
+            if self.progress.stage != rec.stage:
+                self.progress.set_stage(rec.stage)
+            self.progress.step_started(rec.label)
+        elif what == "end" and rec:
+            self.progress.step_ended(rec.label, rec.status, rec.error)
+
+    def _finish(self) -> None:
+        """Always-run cleanup; every part guarded on its own."""
+        self._log_signals()
+        ctx = self.ctx
+        if ctx is not None:
+            self._guard("stop workload", ctx.stop_workload)
+            if ctx.controller is not None:
+                self._guard("stop controller", ctx.controller.stop)
+            healed = self._guard("heal faults", ctx.faults.heal_all) or []
+            for h in healed:
+                self.progress.say(f"healed {h['fault']}" + ("" if h["ok"] else f" (FAILED: {h['error']})"))
+                if not h["ok"]:
+                    self.cleanup_problems.append(str(h["error"]))
+            if ctx.workload is not None and hasattr(ctx.workload, "settle"):
+                self._guard("settle workload outcomes", ctx.workload.settle)
+        if self.topo is not None and not self.interrupted.is_set() and not self.error:
+            self._judge()
+        self.environment = self._guard("environment fingerprint", lambda: result_mod.environment(self.topo)) or \
+            result_mod.environment(None)
+        self._teardown()
+        self._log_signals(during="cleanup")
+
+    def _log_signals(self, **extra: Any) -> None:
+        new = self.signals.received[self._signals_logged:]
+        self._signals_logged += len(new)
+        for name, when in new:
+            self.journal.record(SOURCE, events.SIGNAL, signal=name, received_mono_ns=when, **extra)
+
+    def _judge(self) -> None:
+        evaluate = self.found.get("evaluate") or parts.optional("drills.checks", "evaluate")
+        if evaluate is None:
+            self.journal.record(SOURCE, "run.checks", skipped="drills.checks not in this build")
+            return
+        self.progress.say("collecting evidence and running checks")
+        verdicts = self._guard("checks", lambda: evaluate(self.run_dir, self.scenario, self.topo, self.journal))
+        if verdicts is None:
+            if "evaluate" in self.found:  # the scenario has objectives: no verdict means we cannot tell
+                self.checks_status = "inconclusive"
+                self.check_reasons = ["the checks could not run (see run.cleanup_error in the journal)"]
+            return
+        oc = self.scenario.objectives.checks
+        self.checks = result_mod.normalise_checks(verdicts, oc.expected_to_fail)
+        self.checks_status, self.check_reasons = result_mod.judge_checks(
+            self.checks, result_mod.required_checks(self.scenario.objectives), oc.expected_to_fail)
+
+    def _teardown(self) -> None:
+        if self.topo is None and self.state_dir is None:
+            return
+        if self.reused:
+            return
+        if self.opts.keep_env:
+            self.journal.record(SOURCE, "run.topology", action="kept", state_dir=str(self.state_dir))
+            self.progress.say(f"topology kept in {self.state_dir}; stop it with `drills env down --state-dir {self.state_dir}`")
+            return
+        provider = self.provider or _LocalProvider()
+        report = self._guard("tear down", lambda: provider.down(self.state_dir))
+        self.journal.record(SOURCE, "run.topology", action="down", state_dir=str(self.state_dir), ok=report is not None)
+
+    def _guard(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            text = f"{what} failed: {exc}"
+            self.cleanup_problems.append(text)
+            self.journal.record(SOURCE, "run.cleanup_error", step=what, error=str(exc) or type(exc).__name__,
+                                traceback=traceback.format_exc(limit=5))
+            self.progress.say(text)
+            return None
+
+    def _active_dc(self) -> str | None:
+        return self.ctx.active_dc() if self.ctx is not None and self.topo is not None else None
+
+    # ---- the record -----------------------------------------------------------------------------------
+    def _result(self, status: str, started_at: str, duration: float, head: str) -> dict[str, Any]:
+        steps = [r.as_dict() for r in (self.outcome.records if self.outcome else [])]
+        measurements: dict[str, Any] = {"duration_s": duration}
+        if self.ctx is not None and self.ctx.workload_stats is not None:
+            measurements["workload"] = self.ctx.workload_stats
+        for c in self.checks:
+            measurements[c["name"]] = c.get("measured")
+        reasons = []
+        if self.error:
+            reasons.append(self.error)
+        if self.interrupted.is_set():
+            reasons.append("interrupted by " + ", ".join(n for n, _ in self.signals.received) if self.signals.received else "interrupted")
+        reasons += [f"step {r['stage']}/{r['step']} failed: {r['error']}" for r in steps if r["status"] == "failed"]
+        reasons += self.check_reasons
+        return {
+            "scenario": self.scenario.name,
+            "run_id": self.run_id,
+            "status": status,
+            "exit_code": result_mod.exit_code(status),
+            "started_at": started_at,
+            "finished_at": now_wall(),
+            "duration_s": duration,
+            "scenario_file": str(self.scenario.source) if self.scenario.source else None,
+            "scenario_sha256": self.scenario.sha256,
+            "description": self.scenario.description,
+            "params": self.scenario.masked_params(),
+            "objectives": self.scenario.objectives.model_dump(mode="json"),
+            "measurements": measurements,
+            "checks": self.checks,
+            "steps": steps,
+            "reasons": reasons,
+            "cleanup_problems": self.cleanup_problems,
+            "topology": {"state_dir": str(self.state_dir) if self.state_dir else None, "reused": self.reused,
+                         "kept": bool(self.opts.keep_env and not self.reused)},
+            "journal": "journal.jsonl",
+            "journal_sha256": head,
+            "environment": self.environment or result_mod.environment(None),
+        }
+
+    def _reports(self, status: str) -> None:
+        wanted = [("junit", self.opts.junit), ("html", self.opts.html), ("allure", self.opts.allure_dir),
+                  ("summary", self.opts.summary)]
+        for kind, target in wanted:
+            if target is None:
+                continue
+            fn = _renderer(kind)
+            if fn is None:
+                self.progress.say(f"--{kind}: the {kind} report is not available in this build (drills.report)")
+                continue
+            try:
+                fn(self.run_dir, target)
+                self.progress.say(f"{kind} report: {target}")
+            except Exception as exc:  # a report failing does not change the drill's verdict
+                self.progress.say(f"{kind} report failed: {exc}")
+
+    def _summary_line(self, status: str, record: dict[str, Any]) -> None:
+        out = sys.stdout
+        out.write(f"{status.upper()}: {self.scenario.name} ({record['duration_s']:.1f}s) — {self.run_dir / result_mod.RESULT_FILE}\n")
+        for c in record["checks"]:
+            mark = "expected failure" if c["expected_failure"] and c["status"] == "failed" else c["status"]
+            out.write(f"  check {c['name']}: {mark}\n")
+        for reason in record["reasons"]:
+            out.write(f"  - {reason}\n")
+        out.flush()
+
+
+def _explicit_start(scenario: Scenario) -> bool:
+    return any(step.kind == "workload" and step.workload == "start" for _, _, step in scenario.steps())
+
+
+def _topology_spec(scenario: Scenario) -> Any:
+    from drills.topology.spec import TopologySpec, load_spec
+
+    if scenario.topology is None:
+        return TopologySpec()
+    if isinstance(scenario.topology, Path):
+        return load_spec(scenario.topology)
+    return scenario.topology
+
+
+_RENDERERS = {
+    "junit": ("drills.report.junit", "render_junit"),
+    "html": ("drills.report.html", "render_html"),
+    "allure": ("drills.report.allure", "render_allure"),
+    "summary": ("drills.report.markdown", "render_summary"),
+}
+
+
+def _renderer(kind: str) -> Callable[..., Any] | None:
+    module, attr = _RENDERERS[kind]
+    return parts.optional("drills.report", attr) or parts.optional(module, attr)
+
+
+class _LocalProvider:
+    """The default: processes on this machine (`drills.topology.local`)."""
+
+    def state_root(self) -> Path:
+        from drills.topology import local
+
+        return local.state_root()
+
+    def up(self, spec: Any, state_dir: Path, say: Callable[[str], None]) -> Any:
+        from drills.topology import local
+
+        return local.up(spec, state_dir, progress=say)
+
+    def load(self, state_dir: Path) -> Any:
+        from drills.topology import Topology
+
+        return Topology.load(state_dir)
+
+    def reset(self, topo: Any) -> None:
+        from drills.topology import local
+
+        local.reset(topo)
+
+    def down(self, state_dir: Path | None) -> Any:
+        from drills.topology import local
+
+        return local.down(state_dir)

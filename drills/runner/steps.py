@@ -1,0 +1,521 @@
+"""What each step kind does to a running topology.
+
+Actions run in the engine's worker threads and must stop at `call.cancel`: every poll
+loop here sleeps through `call.sleep`, and subprocesses are started in their own session
+so a cancelled shell step can be killed with everything it started.
+
+Faults are kept in a `FaultBook` so that whatever is still active when the drill ends —
+on success, failure, an exception or Ctrl-C — is healed by the runner, and the heal is
+journaled with `by: runner`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drills import events
+from drills import journal as journal_mod
+from drills.journal import Journal
+from drills.runner.engine import Action, Cancelled, StepCall, StepError
+from drills.runner.gates import Approvals
+from drills.scenario.model import ExpectSpec, Scenario, Step
+
+SOURCE = "runner"
+POLL_S = 0.1
+MAX_ROWS = 20
+
+
+# ---- faults -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ActiveFault:
+    handle: str
+    fault: Any
+    spec: dict[str, Any]
+
+
+class FaultBook:
+    """The faults in force. Thread-safe: parallel steps inject and heal concurrently."""
+
+    def __init__(self, journal: Journal, make_fault: Callable[..., Any] | None, topo: Any,
+                 on_change: Callable[[list[str]], None] | None = None):
+        self.journal = journal
+        self.make_fault = make_fault
+        self.topo = topo
+        self.on_change = on_change or (lambda _h: None)
+        self._active: dict[str, ActiveFault] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def handles(self) -> list[str]:
+        with self._lock:
+            return list(self._active)
+
+    def inject(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if self.make_fault is None:
+            raise StepError("fault steps need drills.faults, which this build does not have")
+        fault = self.make_fault(dict(spec), self.topo, self.journal)
+        handle = spec.get("name") or getattr(fault, "name", None) or f"{spec['type']}@{spec.get('target') or '-'}"
+        entry = ActiveFault(handle, fault, dict(spec))
+        with self._lock:
+            if handle in self._active:
+                raise StepError(f"a fault named {handle} is already active; heal it first or give this one a `name:`")
+            self._active[handle] = entry  # before inject: a half-applied fault is healed too
+        self.on_change(self.handles)
+        mark = self._mark()
+        try:
+            fault.inject()
+        except BaseException:
+            self._heal_entry(entry, by="runner", reason="inject failed")
+            raise
+        self._ensure_journaled(mark, events.FAULT_INJECT, spec, name=handle, type=spec.get("type"),
+                               target=spec.get("target"), params=_params(spec))
+        return {"fault": handle}
+
+    def heal(self, ref: str) -> dict[str, Any]:
+        with self._lock:
+            if ref in ("*", "all"):
+                chosen = list(self._active.values())
+            elif ref in self._active:
+                chosen = [self._active[ref]]
+            else:
+                chosen = [e for e in self._active.values()
+                          if e.spec.get("target") == ref or getattr(e.fault, "name", None) == ref]
+            active = list(self._active)
+        if not chosen:
+            raise StepError(f"no active fault named or targeting {ref!r} (active: {', '.join(active) or 'none'})")
+        errors = [err for e in reversed(chosen) if (err := self._heal_entry(e, by="step"))]
+        if errors:
+            raise StepError("; ".join(errors))
+        return {"healed": [e.handle for e in chosen]}
+
+    def heal_all(self) -> list[dict[str, Any]]:
+        """The runner's final heal: every active fault, newest first, each guarded."""
+        with self._lock:
+            entries = list(self._active.values())
+        out = []
+        for e in reversed(entries):
+            err = self._heal_entry(e, by="runner")
+            out.append({"fault": e.handle, "ok": err is None, "error": err})
+        return out
+
+    def _heal_entry(self, entry: ActiveFault, *, by: str, reason: str | None = None) -> str | None:
+        mark = self._mark()
+        error = None
+        healed: Any = None
+        try:
+            healed = _call_heal(entry.fault, by)
+        except Exception as exc:
+            error = f"healing {entry.handle} failed: {exc}"
+        with self._lock:
+            if error is None or by == "runner":
+                self._active.pop(entry.handle, None)
+        self.on_change(self.handles)
+        if healed is False and error is None:
+            return None  # the fault says nothing was active (e.g. an inject that undid itself)
+        extra = {"reason": reason} if reason else {}
+        self._ensure_journaled(mark, events.FAULT_HEAL, entry.spec, name=entry.handle, type=entry.spec.get("type"),
+                               target=entry.spec.get("target"), by=by, ok=error is None,
+                               **({"error": error} if error else {}), **extra)
+        return error
+
+    # The fault catalogue journals its own inject/heal (it gets the journal); the runner adds
+    # the line only when a fault did not, so the record has exactly one either way.
+    def _mark(self) -> int:
+        return self.journal._seq  # noqa: SLF001 - position in our own journal
+
+    def _ensure_journaled(self, mark: int, kind: str, spec: dict[str, Any], **payload: Any) -> None:
+        try:
+            for rec in journal_mod.read(self.journal.path)[mark:]:
+                p = rec.get("payload", {})
+                if rec.get("kind") == kind and p.get("type") == spec.get("type") and p.get("target") == spec.get("target"):
+                    return
+        except (OSError, ValueError):
+            pass
+        self.journal.record(SOURCE, kind, **payload)
+
+
+def _call_heal(fault: Any, by: str) -> Any:
+    """`heal(by=...)` where the fault accepts who healed it (drills.faults does), else `heal()`."""
+    import inspect
+
+    try:
+        accepts_by = "by" in inspect.signature(fault.heal).parameters
+    except (TypeError, ValueError):
+        accepts_by = False
+    return fault.heal(by=by) if accepts_by else fault.heal()
+
+
+def _params(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k not in ("type", "target", "name")}
+
+
+# ---- the drill context --------------------------------------------------------------------------------
+
+
+@dataclass
+class DrillContext:
+    """Everything actions share: the scenario, the topology handle, the parts in use."""
+
+    scenario: Scenario
+    journal: Journal
+    topo: Any
+    run_dir: Path
+    faults: FaultBook
+    approvals: Approvals
+    controller: Any = None
+    workload: Any = None
+    workload_running: bool = False
+    workload_stats: dict[str, Any] | None = None
+    environ: dict[str, str] = field(default_factory=dict)
+    on_gate: Callable[[str], None] = lambda _g: None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def shell_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.topo is not None and hasattr(self.topo, "endpoint_env"):
+            env.update(self.topo.endpoint_env())
+        env["DRILLS_RUN_DIR"] = str(self.run_dir)
+        for name, value in self.scenario.param_values.items():
+            env[f"DRILLS_PARAM_{name.upper()}"] = "" if value is None else str(value)
+        env.update(self.environ)
+        return env
+
+    def route(self) -> Any:
+        cc = self.topo.config_center(via="observer")
+        try:
+            return cc.read()
+        finally:
+            cc.close()
+
+    def active_dc(self) -> str | None:
+        route = self.route()
+        return route.document.get("active") if route else None
+
+    def stop_workload(self) -> dict[str, Any] | None:
+        with self._lock:
+            if not self.workload_running or self.workload is None:
+                return self.workload_stats
+            self.workload_running = False
+        stats = self.workload.stop()
+        self.workload_stats = dict(stats) if isinstance(stats, dict) else {"result": stats}
+        return self.workload_stats
+
+
+def actions(ctx: DrillContext) -> dict[str, Action]:
+    def wait(step: Step, call: StepCall) -> dict[str, Any]:
+        call.sleep(float(step.wait or 0))
+        return {"waited_s": step.wait}
+
+    def sql(step: Step, call: StepCall) -> dict[str, Any]:
+        spec = step.sql
+        assert spec is not None
+        conn = ctx.topo.connect(spec.dc, via=spec.via, database=spec.database, timeout=min(5.0, max(call.remaining(), 0.5)),
+                                read_timeout=max(call.remaining(), 1.0))
+        try:
+            with conn.cursor() as cur:
+                try:
+                    cur.execute(spec.statement)
+                except Exception as exc:
+                    raise StepError(f"{spec.dc} ({spec.via}): {exc}") from None
+                rows = cur.fetchmany(MAX_ROWS) if cur.description else []
+                return {"dc": spec.dc, "via": spec.via, "rowcount": cur.rowcount,
+                        "rows": [list(r) for r in rows]}
+        finally:
+            conn.close()
+
+    def shell(step: Step, call: StepCall) -> dict[str, Any]:
+        spec = step.shell_spec
+        assert spec is not None
+        return run_shell(spec.command, min(spec.timeout, call.remaining()), ctx.shell_env(), call, ctx.run_dir)
+
+    def fault(step: Step, call: StepCall) -> dict[str, Any]:
+        assert step.fault is not None
+        return ctx.faults.inject(step.fault.model_dump(exclude_none=True))
+
+    def heal(step: Step, call: StepCall) -> dict[str, Any]:
+        assert step.heal is not None
+        return ctx.faults.heal(step.heal)
+
+    def switchover(step: Step, call: StepCall) -> dict[str, Any] | None:
+        assert step.switchover is not None
+        return _controller_call(lambda: ctx.controller.switchover(step.switchover.to))
+
+    def failover(step: Step, call: StepCall) -> dict[str, Any] | None:
+        assert step.failover is not None
+        return _controller_call(lambda: ctx.controller.failover(step.failover.to, step.failover.force))
+
+    def failback(step: Step, call: StepCall) -> dict[str, Any] | None:
+        return _controller_call(lambda: ctx.controller.failback())
+
+    def _controller_call(fn: Callable[[], Any]) -> dict[str, Any] | None:
+        if ctx.controller is None:
+            raise StepError("this step needs a controller; the scenario has `controller: {kind: none}`")
+        outcome = fn()
+        if outcome is False:
+            raise StepError("the controller refused or failed (see the journal)")
+        if isinstance(outcome, dict):
+            if outcome.get("ok") is False:
+                raise StepError(str(outcome.get("error") or "the controller reported failure"))
+            return {"controller": outcome}
+        return None
+
+    def expect(step: Step, call: StepCall) -> dict[str, Any]:
+        assert step.expect is not None
+        return run_expect(ctx, step.expect, call)
+
+    def gate(step: Step, call: StepCall) -> dict[str, Any]:
+        spec = step.gate
+        assert spec is not None
+
+        def waiting() -> None:
+            ctx.journal.record(SOURCE, events.GATE_WAIT, gate=spec.name, how=ctx.approvals.instructions(spec.name))
+            ctx.on_gate(spec.name)
+
+        by = ctx.approvals.wait(spec.name, min(spec.timeout, call.remaining()), call.cancel, message=spec.message,
+                                on_wait=waiting)
+        ctx.journal.record(SOURCE, events.GATE_APPROVED, gate=spec.name, by=by)
+        return {"gate": spec.name, "by": by}
+
+    def route(step: Step, call: StepCall) -> dict[str, Any]:
+        assert step.route is not None
+        return write_route(ctx, step.route.active, call)
+
+    def workload(step: Step, call: StepCall) -> dict[str, Any] | None:
+        if ctx.workload is None:
+            raise StepError("this step needs a workload; the scenario has none")
+        if step.workload == "start":
+            with ctx._lock:
+                if ctx.workload_running:
+                    raise StepError("the workload is already running")
+                ctx.workload_running = True
+            ctx.workload.start()
+            return None
+        stats = ctx.stop_workload()
+        return {"workload": stats}
+
+    return {
+        "wait": wait, "sql": sql, "shell": shell, "fault": fault, "heal": heal, "switchover": switchover,
+        "failover": failover, "failback": failback, "expect": expect, "gate": gate, "route": route,
+        "workload": workload,
+    }
+
+
+def run_shell(command: str, timeout: float, env: dict[str, str], call: StepCall, cwd: Path | None = None) -> dict[str, Any]:
+    """A command in its own process group, killed with its children on timeout or cancel."""
+    proc = subprocess.Popen(command, shell=True, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, start_new_session=True, text=True, errors="replace")
+    deadline = time.monotonic() + timeout
+    out = {"stdout": "", "stderr": ""}
+
+    def drain() -> None:
+        o, e = proc.communicate()
+        out["stdout"], out["stderr"] = o or "", e or ""
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        while reader.is_alive():
+            reader.join(POLL_S)
+            if call.cancel.is_set():
+                raise Cancelled("cancelled")
+            if time.monotonic() > deadline:
+                raise StepError(f"`{command}` timed out after {timeout:g}s")
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+            reader.join(2)
+    details = {"exit_code": proc.returncode, "stdout": _tail(out["stdout"]), "stderr": _tail(out["stderr"])}
+    if proc.returncode != 0:
+        call.details.update(details)
+        said = _tail(out["stderr"] or out["stdout"], 300)
+        raise StepError(f"`{command}` exited with {proc.returncode}" + (f": {said}" if said else ""))
+    return details
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=2)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _tail(text: str, limit: int = 2000) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+# ---- expectations ----------------------------------------------------------------------------------
+
+
+def run_expect(ctx: DrillContext, spec: ExpectSpec, call: StepCall) -> dict[str, Any]:
+    """Poll until the assertion holds; fail with the last observation when `within` runs out."""
+    within = spec.writes_succeed.within if spec.writes_succeed else spec.within
+    deadline = min(time.monotonic() + within, call.deadline)
+    probe = _EXPECTATIONS[spec.kind]
+    last: Any = None
+    polls = 0
+    started = time.monotonic()
+    while True:
+        polls += 1
+        try:
+            ok, last = probe(ctx, spec)
+        except (Cancelled, StepError):
+            raise
+        except Exception as exc:  # unreachable server etc.: an observation, keep polling
+            ok, last = False, f"error: {exc}"
+        if ok:
+            return {"expect": spec.kind, "observed": last, "after_s": round(time.monotonic() - started, 3), "polls": polls}
+        if time.monotonic() >= deadline:
+            call.details.update({"expect": spec.kind, "observed": last, "polls": polls})
+            raise StepError(f"expected {_describe(spec)} within {within:g}s; last observed: {last}")
+        call.sleep(POLL_S)
+
+
+def _describe(spec: ExpectSpec) -> str:
+    kind = spec.kind
+    if kind == "active":
+        return f"active DC {spec.active}"
+    if kind == "replication":
+        return f"replication {spec.replication}" + (f" on {spec.dc}" if spec.dc else " on the standby")
+    if kind == "lag_below":
+        return f"replication lag below {spec.lag_below:g}s" + (f" on {spec.dc}" if spec.dc else "")
+    if kind == "read_only" and spec.read_only:
+        return f"read_only={'ON' if spec.read_only.value else 'OFF'} on {spec.read_only.dc}"
+    return "writes to succeed" + (f" on {spec.writes_succeed.dc}" if spec.writes_succeed and spec.writes_succeed.dc else "")
+
+
+def _standby(ctx: DrillContext, dc: str | None) -> str:
+    if dc:
+        return dc
+    active = ctx.active_dc()
+    if active is None:
+        raise StepError("no routing document in etcd; name the replica with `dc:`")
+    return ctx.topo.other(active)
+
+
+def _replica(ctx: DrillContext, dc: str) -> Any:
+    from drills.mysql import admin
+
+    conn = ctx.topo.connect(dc, via="observer", timeout=2.0, read_timeout=3.0)
+    try:
+        return admin.replica_status(conn)
+    finally:
+        conn.close()
+
+
+def _expect_active(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+    route = ctx.route()
+    if route is None:
+        return False, "no routing document"
+    active = route.document.get("active")
+    return active == spec.active, {"active": active, "epoch": route.document.get("epoch")}
+
+
+def _expect_replication(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+    dc = _standby(ctx, spec.dc)
+    st = _replica(ctx, dc)
+    if st is None:
+        return spec.replication == "stopped", {"dc": dc, "replica": "not configured"}
+    running = bool(st.io_running and st.sql_running)
+    seen = {"dc": dc, "io_running": st.io_running, "sql_running": st.sql_running,
+            "last_io_error": st.last_io_error or None}
+    return running == (spec.replication == "running"), seen
+
+
+def _expect_lag(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+    dc = _standby(ctx, spec.dc)
+    st = _replica(ctx, dc)
+    if st is None:
+        return False, {"dc": dc, "replica": "not configured"}
+    lag = st.lag_s
+    ok = lag is not None and bool(st.sql_running) and lag < float(spec.lag_below or 0) + 1e-9
+    return ok, {"dc": dc, "lag_s": lag, "io_running": st.io_running, "sql_running": st.sql_running}
+
+
+def _expect_read_only(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+    from drills.mysql import admin
+
+    assert spec.read_only is not None
+    conn = ctx.topo.connect(spec.read_only.dc, via="observer", timeout=2.0, read_timeout=3.0)
+    try:
+        value = admin.read_only(conn)
+    finally:
+        conn.close()
+    return value == spec.read_only.value, {"dc": spec.read_only.dc, "read_only": value}
+
+
+def _expect_writes(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+    """A write as the application makes it (service path, app role) to a table the filter list
+    keeps on each side (app.job_log), so the probe itself cannot disturb replicated data."""
+    assert spec.writes_succeed is not None
+    dc = spec.writes_succeed.dc or ctx.active_dc()
+    if dc is None:
+        return False, "no routing document"
+    try:
+        conn = ctx.topo.connect(dc, via="service", role="app", timeout=1.0, read_timeout=2.0)
+    except Exception as exc:
+        return False, {"dc": dc, "error": str(exc)}
+    try:
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO app.job_log (dc, job_name, message) VALUES (%s, %s, %s)",
+                        (dc, "drills.expect", "writes_succeed probe"))
+        return True, {"dc": dc}
+    except Exception as exc:
+        return False, {"dc": dc, "error": str(exc)}
+    finally:
+        conn.close()
+
+
+_EXPECTATIONS: dict[str, Callable[[DrillContext, ExpectSpec], tuple[bool, Any]]] = {
+    "active": _expect_active,
+    "replication": _expect_replication,
+    "lag_below": _expect_lag,
+    "read_only": _expect_read_only,
+    "writes_succeed": _expect_writes,
+}
+
+
+# ---- manual routing (controller kind none) ------------------------------------------------------------
+
+
+def write_route(ctx: DrillContext, active: str, call: StepCall) -> dict[str, Any]:
+    """What an operator does with etcdctl: read the document, bump the epoch, compare-and-swap
+    on the revision read. A lost race is re-read and retried, never overwritten blindly."""
+    cc = ctx.topo.config_center(via="observer")
+    try:
+        for _ in range(5):
+            call.check()
+            current = cc.read()
+            if current is None:
+                raise StepError(f"routing key {ctx.topo.routing_key} is absent; nothing to switch")
+            doc = dict(current.document)
+            before = doc.get("active")
+            doc["active"] = active
+            doc["epoch"] = int(doc.get("epoch") or 0) + 1
+            revision = cc.compare_and_swap(doc, current.revision)
+            if revision is not None:
+                ctx.journal.record(SOURCE, events.ROUTE_PUBLISHED, **{"from": before, "to": active, "epoch": doc["epoch"],
+                                   "revision": revision, "by": "operator"})
+                return {"from": before, "to": active, "epoch": doc["epoch"], "revision": revision}
+            ctx.journal.record(SOURCE, events.ROUTE_CAS_LOST, expected_revision=current.revision,
+                               actual_revision=cc.revision() if hasattr(cc, "revision") else None)
+            call.sleep(POLL_S)
+        raise StepError("could not publish the route: lost the compare-and-swap 5 times")
+    finally:
+        cc.close()

@@ -1,0 +1,101 @@
+"""`drills validate`, `drills schema`, `drills list`: scenario files without running them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from drills.errors import EXIT_OK, EXIT_USAGE, ConfigError, UserError
+from drills.scenario.loader import find_scenario, load_scenario, scenario_dirs
+from drills.scenario.model import json_schema
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("validate", help="check scenario files without running them")
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files (or library names)")
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter values to validate with")
+    p.set_defaults(func=cmd_validate)
+
+    p = subparsers.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
+    p.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_schema)
+
+    p = subparsers.add_parser("list", help="list the scenarios in scenarios/ with their descriptions")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+
+def parse_param_args(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--param {item!r}: expected NAME=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    params = parse_param_args(args.param)
+    failed = 0
+    for name in args.files:
+        try:
+            path = find_scenario(name)
+            scenario = load_scenario(path, params)
+        except UserError as exc:
+            failed += 1
+            print(f"{exc}", file=sys.stderr)
+            continue
+        steps = len(scenario.steps())
+        print(f"ok {path}: {scenario.name} ({len(scenario.stages)} stages, {steps} steps)")
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = json.dumps(json_schema(), indent=2, sort_keys=False) + "\n"
+    if args.out:
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{args.out}: cannot write: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def library() -> list[dict[str, str]]:
+    """Every scenario file in the library folders, valid or not (an invalid one says why)."""
+    rows: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for d in scenario_dirs():
+        for f in sorted([*d.glob("*.yaml"), *d.glob("*.yml")]):
+            if f.stem in seen:
+                continue
+            seen.add(f.stem)
+            try:
+                s = load_scenario(f)
+                desc = " ".join(s.description.split())
+                rows.append({"name": f.stem, "file": str(f), "description": desc, "valid": "yes"})
+            except ConfigError as exc:
+                first = str(exc).splitlines()[0]
+                rows.append({"name": f.stem, "file": str(f), "description": f"(invalid: {first})", "valid": "no"})
+    return rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = library()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no scenarios found (looked in ./scenarios and the repository's scenarios/)")
+        return EXIT_OK
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        desc = r["description"]
+        if len(desc) > 100:
+            desc = desc[:97] + "..."
+        print(f"{r['name']:<{width}}  {desc}")
+    return EXIT_OK

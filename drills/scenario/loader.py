@@ -1,0 +1,242 @@
+"""Scenario files -> `Scenario`, with parameters substituted and secrets kept apart.
+
+Parameters (`${name}` anywhere outside `params:`) are substituted in the parsed document
+*before* validation, so `wait: ${pause}` is checked as a duration with the value that
+will actually run, and an error still points at the line that holds `${pause}`. A string
+that is exactly `${name}` takes the parameter's value with its type (`rows: ${n}` stays a
+number); inside a longer string the value is formatted in.
+
+Secret parameters come only from the environment. Their values are returned to the
+caller for registration with the Journal's secrets; nothing else keeps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from drills.errors import ConfigError, UserError
+from drills.scenario.model import ParamSpec, Scenario
+from drills.yamlsource import SourceMap, did_you_mean, format_errors, parse, validate_document
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SECRET_PLACEHOLDER = "<secret>"  # what `drills validate` substitutes for a secret it need not know
+
+
+def load_scenario(
+    path: str | Path,
+    params: Mapping[str, str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_secrets: bool = False,
+) -> Scenario:
+    """Read, substitute and validate a scenario. `params` are `--param k=v` overrides;
+    `require_secrets` makes a missing secret an error (running needs it, validating not)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such scenario file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, expected a scenario YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}:1:1: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return load_scenario_text(
+        text, str(p), params=params, environ=environ, require_secrets=require_secrets, base=p.resolve().parent,
+        sha256=hashlib.sha256(raw).hexdigest(), path=p,
+    )
+
+
+def load_scenario_text(
+    text: str,
+    source: str = "<scenario>",
+    *,
+    params: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_secrets: bool = False,
+    base: Path | None = None,
+    sha256: str | None = None,
+    path: Path | None = None,
+) -> Scenario:
+    environ = os.environ if environ is None else environ
+    doc, smap = parse(text, source)
+    if doc is None:
+        doc = {}
+    specs = _param_specs(doc, smap)
+    values, secrets = resolve_params(specs, params or {}, environ, require_secrets=require_secrets, source=source)
+    if isinstance(doc, dict):
+        doc = {k: (v if k == "params" else _substitute(v, values, (k,), smap, specs)) for k, v in doc.items()}
+    scenario = validate_document(doc, smap, Scenario)
+    _check_fault_specs(scenario, smap)
+    scenario._source = path
+    scenario._sha256 = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    scenario._param_values = values
+    scenario._secret_values = [str(v) for v in secrets if v not in (None, "", SECRET_PLACEHOLDER)]
+    if base is not None and scenario.topology is not None:
+        scenario.topology = resolve_topology_ref(scenario.topology, base)
+    return scenario
+
+
+def _check_fault_specs(scenario: Scenario, smap: SourceMap) -> None:
+    """Each `fault:` against the fault catalogue's own parameter rules, located at the step."""
+    from drills.runner.parts import optional
+
+    validate_spec = optional("drills.faults", "validate_spec")
+    if validate_spec is None:
+        return
+    problems = []
+    for i, stage in enumerate(scenario.stages):
+        for j, step in enumerate(stage.steps):
+            if step.fault is None:
+                continue
+            try:
+                validate_spec(step.fault.model_dump(exclude_none=True))
+            except UserError as exc:
+                problems.append(f"{smap.where(('stages', i, 'steps', j, 'fault'))}: {exc.message}")
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError(f"{smap.source}: {len(problems)} problems\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def resolve_topology_ref(topology: Any, base: Path) -> Any:
+    """A topology file path or inline settings, with relative paths taken from the scenario's folder."""
+    if isinstance(topology, Path):
+        return topology if topology.is_absolute() else (base / topology).resolve()
+    # inline settings: only the paths the user wrote are relative; defaults are absolute already
+    return topology.resolved(base)
+
+
+def _param_specs(doc: Any, smap: SourceMap) -> dict[str, ParamSpec]:
+    if not isinstance(doc, dict) or not doc.get("params"):
+        return {}
+    section = doc["params"]
+    from drills.scenario.model import Scenario as _S
+
+    try:
+        partial = _S.model_validate({"name": "x", "params": section})
+    except ValidationError as exc:
+        messages = format_errors(exc, {"params": section}, smap, _S)
+        raise ConfigError("\n".join(messages)) from None
+    return partial.params
+
+
+def resolve_params(
+    specs: Mapping[str, ParamSpec],
+    overrides: Mapping[str, str],
+    environ: Mapping[str, str],
+    *,
+    require_secrets: bool,
+    source: str = "<scenario>",
+) -> tuple[dict[str, Any], list[Any]]:
+    """Values in force: --param over the environment variable over the default."""
+    for name in overrides:
+        if name not in specs:
+            close = did_you_mean(name, list(specs))
+            hint = f"did you mean `{close}`?" if close else (f"declared: {', '.join(specs)}" if specs else "the scenario declares no params")
+            raise UserError(f"--param {name}: {source} has no parameter `{name}`", hint=hint)
+    values: dict[str, Any] = {}
+    secrets: list[Any] = []
+    for name, spec in specs.items():
+        if spec.secret:
+            if name in overrides:
+                raise UserError(
+                    f"--param {name}: `{name}` is secret; pass it in the environment variable {spec.env}, "
+                    "not on the command line (command lines are visible to every user)"
+                )
+            value = environ.get(spec.env or "")
+            if value is None:
+                if require_secrets:
+                    raise UserError(f"{source}: secret parameter `{name}` needs the environment variable {spec.env}")
+                value = SECRET_PLACEHOLDER
+            values[name] = value
+            secrets.append(value)
+        elif name in overrides:
+            values[name] = _typed(overrides[name], spec.default)
+        elif spec.env and spec.env in environ:
+            values[name] = _typed(environ[spec.env], spec.default)
+        else:
+            values[name] = spec.default
+    return values, secrets
+
+
+def _typed(text: str, default: Any) -> Any:
+    """A --param string takes the type of the default it overrides (so `rows=5` stays a number)."""
+    if isinstance(default, bool):
+        if text.lower() in ("true", "yes", "1", "on"):
+            return True
+        if text.lower() in ("false", "no", "0", "off"):
+            return False
+        return text
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _substitute(value: Any, values: Mapping[str, Any], path: tuple[Any, ...], smap: SourceMap, specs: Mapping[str, ParamSpec]) -> Any:
+    if isinstance(value, str):
+        refs = _REF.findall(value)
+        if not refs:
+            return value
+        for ref in refs:
+            if ref not in values:
+                close = did_you_mean(ref, list(values))
+                hint = f"; did you mean `{close}`?" if close else ""
+                declared = f" (declared: {', '.join(values)})" if values else " (the scenario declares no params)"
+                raise ConfigError(f"{smap.where(path)}: `${{{ref}}}` names no parameter{hint}{declared}")
+            if values[ref] is None:
+                raise ConfigError(f"{smap.where(path)}: parameter `{ref}` has no value; give a default or pass --param {ref}=...")
+        whole = _REF.fullmatch(value)
+        if whole:
+            return values[whole.group(1)]
+        return _REF.sub(lambda m: str(values[m.group(1)]), value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, values, (*path, k), smap, specs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, values, (*path, i), smap, specs) for i, v in enumerate(value)]
+    return value
+
+
+def scenario_dirs() -> list[Path]:
+    """Where `drills list` and `drills run NAME` look: ./scenarios, then the repository's."""
+    here = Path.cwd() / "scenarios"
+    repo = Path(__file__).resolve().parents[2] / "scenarios"
+    return [d for d in dict.fromkeys([here, repo]) if d.is_dir()]
+
+
+def find_scenario(name_or_path: str) -> Path:
+    """A path, or the name of a scenario in the library (`dc1-crash` -> scenarios/dc1-crash.yaml)."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    if p.suffix not in (".yaml", ".yml") and len(p.parts) == 1:
+        for d in scenario_dirs():
+            for ext in (".yaml", ".yml"):
+                candidate = d / f"{name_or_path}{ext}"
+                if candidate.exists():
+                    return candidate
+        names = [f.stem for d in scenario_dirs() for f in sorted(d.glob("*.y*ml"))]
+        close = did_you_mean(name_or_path, names)
+        raise ConfigError(
+            f"{name_or_path}: no such scenario file or library scenario",
+            hint=f"did you mean `{close}`?" if close else "see `drills list`",
+        )
+    raise ConfigError(f"{p}: no such scenario file")

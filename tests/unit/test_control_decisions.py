@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drills.control.decisions import (
+    GUARD_PROMOTE,
+    GUARD_REFUSE,
+    GUARD_WAIT,
+    AntiFlapping,
+    ProbeTracker,
+    PromotionGuard,
+    successor_document,
+    verdict,
+)
+from drills.control.settings import ControllerSettings
+from drills.errors import ConfigError
+
+
+def test_probe_tracker_declares_once_after_n_consecutive_failures() -> None:
+    t = ProbeTracker(3)
+    kinds = [[c.kind for c in t.observe("dc1", "refused")] for _ in range(5)]
+    assert kinds == [["probe.fail"], [], ["dc.failed"], [], []]
+    assert t.is_failed("dc1")
+    assert [c.kind for c in t.observe("dc1", None)] == ["probe.ok"]
+    assert not t.is_failed("dc1") and t.is_healthy("dc1")
+
+
+def test_probe_tracker_reports_a_changed_error_and_no_ok_without_failure() -> None:
+    t = ProbeTracker(3)
+    assert t.observe("dc1", None) == []
+    t.observe("dc1", "refused")
+    changes = t.observe("dc1", "timed out")
+    assert [(c.kind, c.error, c.consecutive) for c in changes] == [("probe.fail", "timed out", 2)]
+
+
+def test_intermittent_failures_below_the_threshold_are_never_declared() -> None:
+    t = ProbeTracker(3)
+    for _ in range(10):
+        t.observe("dc1", "refused")
+        t.observe("dc1", "refused")
+        t.observe("dc1", None)
+    assert not t.is_failed("dc1")
+
+
+@given(st.lists(st.booleans(), max_size=60), st.integers(1, 5))
+def test_declared_exactly_when_the_run_of_failures_reaches_n(outcomes: list[bool], n: int) -> None:
+    t = ProbeTracker(n)
+    run = 0
+    for ok in outcomes:
+        changes = t.observe("dc2", None if ok else "refused")
+        run = 0 if ok else run + 1
+        assert any(c.kind == "dc.failed" for c in changes) == (run == n)
+
+
+def test_verdict_distinguishes_unreachable_from_dead() -> None:
+    assert verdict(True) == "unreachable"
+    assert verdict(False) == "dead"
+    assert verdict(None) == "dead"
+
+
+def test_anti_flapping_blocks_for_the_period_only() -> None:
+    f = AntiFlapping(block_period_ns=30_000_000_000)
+    assert f.blocked_until(0) is None
+    f.record_recovery(1_000)
+    assert f.blocked_until(2_000) == 30_000_001_000
+    assert f.blocked_until(30_000_001_000) is None
+
+
+def test_promotion_guard() -> None:
+    g = PromotionGuard(max_lag=1.0, lag_wait=5.0)
+    assert g.decide(0.5, 0.0, forced=False) == GUARD_PROMOTE
+    assert g.decide(3.0, 1.0, forced=False) == GUARD_WAIT
+    assert g.decide(3.0, 5.0, forced=False) == GUARD_REFUSE
+    assert g.decide(None, 5.0, forced=False) == GUARD_REFUSE
+    assert g.decide(None, 0.0, forced=True) == GUARD_PROMOTE
+
+
+def test_successor_document_increments_epoch_and_keeps_the_rest() -> None:
+    doc = {"active": "dc1", "epoch": 4, "algorithm": "single-read-write", "retry": {"times": 2, "delay_ms": 10}}
+    new = successor_document(doc, "dc2")
+    assert new["active"] == "dc2" and new["epoch"] == 5 and new["retry"] == {"times": 2, "delay_ms": 10}
+    assert doc["epoch"] == 4  # the read document is not modified
+
+
+def test_settings_from_dict_and_object() -> None:
+    s = ControllerSettings.from_spec({"probe": {"interval": 0.1, "failures": 2}, "block_period": 3})
+    assert s.probe.interval == 0.1 and s.probe.failures == 2 and s.probe.timeout == 0.2
+    assert s.block_period == 3.0 and s.kind == "reference" and s.probe.budget == pytest.approx(0.2)
+
+    class Spec:
+        kind = "external"
+        failover = "./failover.sh"
+        probe = None
+
+    e = ControllerSettings.from_spec(Spec())
+    assert e.kind == "external" and e.failover_cmd == "./failover.sh" and e.probe.failures == 3
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "orchestrator"}, "controller.kind: expected reference, external or none"),
+        ({"probe": {"failures": 0}}, "controller.probe.failures: expected a whole number >= 1"),
+        ({"probe": {"interval": "fast"}}, "controller.probe.interval: expected a duration in seconds"),
+        ({"max_lag": -1}, "controller.max_lag: must not be negative"),
+    ],
+)
+def test_settings_errors_say_what_was_expected(spec: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ControllerSettings.from_spec(spec)
+
+
+def test_record_event_keeps_payload_keys_named_like_journal_parameters(tmp_path) -> None:  # noqa: ANN001
+    """link.reversed has a `source` and switchover.start a `kind`: neither may be lost or
+    collide with the journal's own source/kind."""
+    from drills.control.reference import record_event
+    from drills.journal import Journal, read
+
+    j = Journal(tmp_path / "j.jsonl")
+    record_event(j, "link.reversed", source="dc2", replica="dc1", filters={})
+    record_event(j, "switchover.start", kind="failback", **{"from": "dc2", "to": "dc1"})
+    j.close()
+    lines = read(tmp_path / "j.jsonl")
+    assert [(e["source"], e["kind"]) for e in lines] == [("controller", "link.reversed"), ("controller", "switchover.start")]
+    first, second = lines[0]["payload"], lines[1]["payload"]
+    assert first.get("source", first.get("payload_source")) == "dc2"
+    assert second.get("kind", second.get("payload_kind")) == "failback"

@@ -1,0 +1,343 @@
+"""The fault catalogue's validation, the inject/heal life cycle and the runner's register,
+without a topology: the life cycle runs on an in-memory fault whose side effect is a flag."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drills import events
+from drills.faults import (
+    FAULT_TYPES,
+    ActiveFaults,
+    Fault,
+    FaultError,
+    FaultSpecError,
+    fault_json_schema,
+    validate_spec,
+)
+from drills.faults.catalogue import PROXY_TARGETS
+from drills.journal import Journal, read, verify
+
+# one valid mapping per type: the smallest a scenario could write
+MINIMAL: dict[str, dict[str, Any]] = {
+    "latency": {"target": "app:dc1"},
+    "bandwidth": {"target": "link:dc1->dc2", "rate_kbps": 100},
+    "timeout": {"target": "app:dc2"},
+    "reset_peer": {"target": "etcd"},
+    "slow_close": {"target": "app:dc1"},
+    "down": {"target": "link:dc2->dc1"},
+    "port_change": {"target": "app:dc1"},
+    "crash": {"target": "dc1"},
+    "hang": {"target": "etcd"},
+    "restart": {"target": "dc2"},
+    "replication_stop": {"target": "dc2"},
+    "replication_delay": {"target": "dc2", "seconds": 5},
+    "read_only": {"target": "dc1"},
+    "etcd_down": {"target": "etcd"},
+    "etcd_slow": {"target": "etcd", "latency_ms": 200},
+}
+
+
+def test_every_type_has_a_minimal_example() -> None:
+    assert set(MINIMAL) == set(FAULT_TYPES)
+
+
+@pytest.mark.parametrize("ftype", list(FAULT_TYPES))
+def test_minimal_specs_validate_with_defaults_filled(ftype: str) -> None:
+    spec = validate_spec({"type": ftype, **MINIMAL[ftype]})
+    assert spec.type == ftype
+    assert spec.name == f"{ftype}@{spec.target}"
+    assert set(spec.params) == set(FAULT_TYPES[ftype].params)
+
+
+def test_defaults_and_durations() -> None:
+    spec = validate_spec({"type": "latency", "target": "app:dc1", "latency_ms": "2s", "jitter_ms": "250ms"})
+    assert spec.params == {"latency_ms": 2000, "jitter_ms": 250, "stream": "downstream", "toxicity": 1.0}
+    assert validate_spec({"type": "replication_delay", "target": "dc2", "seconds": "1m"}).params["seconds"] == 60
+    assert validate_spec({"type": "timeout", "target": "app:dc1"}).params["timeout_ms"] == 0  # 0 = forever
+    assert "needs a `target`: one of etcd" in _error({"type": "etcd_down"}).message
+    assert validate_spec({"type": "down", "target": "app:dc1", "name": " cut "}).name == "cut"
+
+
+def _error(spec: Any, **kwargs: Any) -> FaultSpecError:
+    with pytest.raises(FaultSpecError) as info:
+        validate_spec(spec, **kwargs)
+    return info.value
+
+
+def test_unknown_type_lists_the_known_ones_and_suggests() -> None:
+    err = _error({"type": "latncy", "target": "app:dc1"})
+    assert err.key == "type"
+    assert "did you mean 'latency'" in err.message
+    assert all(t in err.message for t in FAULT_TYPES)
+    assert "known:" in _error({"type": 3, "target": "dc1"}).message
+
+
+def test_missing_type_and_target() -> None:
+    assert "without `type`" in _error({"target": "dc1"}).message
+    err = _error({"type": "crash"})
+    assert "needs a `target`" in err.message and "dc1, dc2, etcd" in err.message
+
+
+def test_wrong_target_for_the_family_suggests_the_right_one() -> None:
+    err = _error({"type": "latency", "target": "dc1"})
+    assert err.key == "target" and "app:dc1" in err.message and "network faults target" in err.message
+    err = _error({"type": "crash", "target": "app:dc2"})
+    assert "did you mean 'dc2'" in err.message and "component" in err.message
+    assert "did you mean 'link:dc1->dc2'" in _error({"type": "down", "target": "link:dc1-dc2"}).message
+    err = _error({"type": "replication_stop", "target": "etcd"})
+    assert err.hint and "replica" in err.hint
+    assert _error({"type": "read_only", "target": ["dc1"]}).key == "target"
+
+
+def test_unknown_parameter_suggests_and_lists_what_the_type_takes() -> None:
+    err = _error({"type": "latency", "target": "app:dc1", "latency": 100})
+    assert err.key == "latency"
+    assert "did you mean 'latency_ms'" in err.message and "jitter_ms" in err.message
+    assert _error({"type": "crash", "target": "dc1", "latency_ms": 5}).key == "latency_ms"  # not a crash parameter
+
+
+@pytest.mark.parametrize(("param", "value", "expected"), [
+    ("latency_ms", -5, "at least 0"),
+    ("latency_ms", True, "whole number of milliseconds"),
+    ("latency_ms", "fast", "duration such as 250ms"),
+    ("latency_ms", [1], "duration"),
+    ("stream", "bth", "did you mean 'both'"),
+    ("toxicity", 1.5, "from 0 to 1"),
+    ("toxicity", "all", "from 0 to 1"),
+])
+def test_bad_parameter_values_name_what_was_expected(param: str, value: Any, expected: str) -> None:
+    err = _error({"type": "latency", "target": "app:dc1", param: value})
+    assert err.key == param and expected in err.message
+
+
+def test_required_and_integer_parameters() -> None:
+    assert "`seconds` is required" in _error({"type": "replication_delay", "target": "dc2"}).message
+    assert "at least 1" in _error({"type": "replication_delay", "target": "dc2", "seconds": 0}).message
+    assert "whole number of seconds" in _error({"type": "replication_delay", "target": "dc2", "seconds": "1.5s"}).message
+    assert "`rate_kbps` is required" in _error({"type": "bandwidth", "target": "app:dc1"}).message
+    assert "whole number" in _error({"type": "bandwidth", "target": "app:dc1", "rate_kbps": 1.5}).message
+    assert "one of both, io, sql" in _error({"type": "replication_stop", "target": "dc2", "thread": "relay"}).message
+
+
+def test_mapping_and_name_shape() -> None:
+    assert "must be a mapping" in _error("latency app:dc1").message
+    assert "must be a mapping" in _error(None).message
+    assert _error({"type": "down", "target": "app:dc1", "name": ""}).key == "name"
+    assert "keys must be strings" in _error({"type": "down", "target": "app:dc1", 1: 2}).message
+
+
+def test_the_running_topologys_proxies_replace_the_standard_paths() -> None:
+    assert validate_spec({"type": "down", "target": "app:dc3"}, proxies=[*PROXY_TARGETS, "app:dc3"]).target == "app:dc3"
+    assert "app:dc3" in _error({"type": "down", "target": "app:dc1"}, proxies=["app:dc3"]).message
+    # components are not proxies: process faults keep their own targets
+    assert validate_spec({"type": "crash", "target": "dc1"}, proxies=["app:dc3"]).target == "dc1"
+
+
+_KEYS = ["type", "target", "name", *sorted({p for t in FAULT_TYPES.values() for p in t.params}), "latncy", "speed"]
+_VALUES = st.one_of(
+    st.sampled_from([*FAULT_TYPES, *PROXY_TARGETS, "dc1", "dc2", "io", "both", "downstream", "2s", "250ms", "-1s", ""]),
+    st.integers(-10, 10**6), st.floats(allow_nan=True), st.booleans(), st.none(), st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=6), _VALUES))
+def test_any_mapping_validates_or_raises_a_spec_error(spec: Any) -> None:
+    try:
+        out = validate_spec(spec)
+    except FaultSpecError as exc:
+        assert exc.message and (exc.key is None or exc.key in spec)
+        return
+    ftype = FAULT_TYPES[out.type]
+    assert out.target in ftype.targets and set(out.params) == set(ftype.params)
+
+
+def test_json_schema_accepts_the_examples_and_rejects_an_unknown_key() -> None:
+    schema = fault_json_schema()
+    for ftype, extra in MINIMAL.items():
+        jsonschema.validate({"type": ftype, **extra}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "latency", "target": "app:dc1", "latency": 5}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "crash", "target": "app:dc1"}, schema)
+
+
+# ---- the life cycle, on an in-memory fault -----------------------------------------------------------
+
+class FlagFault(Fault):
+    """A fault whose only side effect is `self.world[target] = True`; its failures are scripted."""
+
+    def __init__(self, spec: dict[str, Any], journal: Journal | None, world: dict[str, Any], **script: Any):
+        super().__init__(validate_spec(spec), None, journal)  # type: ignore[arg-type]
+        self.world, self.script = world, script
+        self.heal_calls = 0
+
+    def _inject(self) -> None:
+        if self.script.get("fail_before_effect"):
+            raise OSError("refused before doing anything")
+        self._touch()
+        self.world[self.target] = True
+        self.details = {"flag": self.target}
+        if self.script.get("fail_after_effect"):
+            raise OSError("failed half-way")
+
+    def _heal(self) -> dict[str, Any] | None:
+        self.heal_calls += 1
+        if self.script.get("heal_fails"):
+            raise OSError("cannot heal")
+        self.world[self.target] = False
+        return None
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "journal.jsonl")
+
+
+def _kinds(journal: Journal) -> list[tuple[str, dict[str, Any]]]:
+    return [(e["kind"], e["payload"]) for e in read(journal.path)]
+
+
+def test_inject_then_heal_journals_both_and_heal_is_idempotent(journal: Journal) -> None:
+    world: dict[str, Any] = {}
+    fault = FlagFault({"type": "down", "target": "app:dc1"}, journal, world)
+    fault.inject()
+    assert fault.active and world["app:dc1"] is True
+    with pytest.raises(FaultError, match="already active"):
+        fault.inject()
+    assert fault.heal(by="step") is True
+    assert fault.heal(by="runner") is False and fault.heal() is False
+    assert not fault.active and world["app:dc1"] is False and fault.heal_calls == 1
+    assert _kinds(journal) == [
+        (events.FAULT_INJECT, {"name": "down@app:dc1", "type": "down", "target": "app:dc1", "params": {},
+                               "details": {"flag": "app:dc1"}}),
+        (events.FAULT_HEAL, {"name": "down@app:dc1", "type": "down", "target": "app:dc1", "by": "step", "ok": True}),
+    ]
+    assert verify(journal.path).ok
+
+
+def test_heal_rejects_an_unknown_caller(journal: Journal) -> None:
+    fault = FlagFault({"type": "down", "target": "app:dc1"}, journal, {})
+    with pytest.raises(ValueError, match="step"):
+        fault.heal(by="someone")
+
+
+def test_a_failed_heal_is_journaled_raised_and_leaves_the_fault_active(journal: Journal) -> None:
+    fault = FlagFault({"type": "crash", "target": "dc2"}, journal, {}, heal_fails=True)
+    fault.inject()
+    with pytest.raises(FaultError, match="healing fault 'crash@dc2' failed: OSError: cannot heal"):
+        fault.heal()
+    assert fault.active
+    kind, payload = _kinds(journal)[-1]
+    assert kind == events.FAULT_HEAL and payload["ok"] is False and "cannot heal" in payload["error"]
+    fault.script["heal_fails"] = False
+    assert fault.heal() is True and not fault.active
+
+
+def test_an_inject_refused_before_any_effect_leaves_nothing(journal: Journal) -> None:
+    world: dict[str, Any] = {}
+    fault = FlagFault({"type": "read_only", "target": "dc1"}, journal, world, fail_before_effect=True)
+    with pytest.raises(FaultError, match="refused before doing anything"):
+        fault.inject()
+    assert not fault.active and world == {} and fault.heal_calls == 0 and _kinds(journal) == []
+
+
+def test_an_inject_failing_half_way_is_rolled_back(journal: Journal) -> None:
+    world: dict[str, Any] = {}
+    fault = FlagFault({"type": "read_only", "target": "dc1"}, journal, world, fail_after_effect=True)
+    with pytest.raises(FaultError, match="half-way"):
+        fault.inject()
+    assert not fault.active and world["dc1"] is False and fault.heal_calls == 1
+    assert _kinds(journal) == []  # nothing took effect, nothing to report as injected
+
+
+def test_an_inject_whose_rollback_fails_stays_active_for_the_final_heal(journal: Journal) -> None:
+    fault = FlagFault({"type": "read_only", "target": "dc1"}, journal, {}, fail_after_effect=True, heal_fails=True)
+    with pytest.raises(FaultError, match="undoing it failed too"):
+        fault.inject()
+    assert fault.active
+
+
+# ---- the register ---------------------------------------------------------------------------------------
+
+def test_register_refuses_two_active_faults_with_one_name(journal: Journal) -> None:
+    faults = ActiveFaults()
+    faults.inject(FlagFault({"type": "down", "target": "app:dc1"}, journal, {}))
+    with pytest.raises(FaultError, match="already active"):
+        faults.inject(FlagFault({"type": "down", "target": "app:dc1"}, journal, {}))
+    renamed = faults.inject(FlagFault({"type": "down", "target": "app:dc1", "name": "second"}, journal, {}))
+    assert [f.name for f in faults.active()] == ["down@app:dc1", "second"] and faults.get("second") is renamed
+    faults.heal("down@app:dc1")
+    faults.inject(FlagFault({"type": "down", "target": "app:dc1"}, journal, {}))  # the name is free again
+    assert len(faults) == 2
+
+
+def test_heal_by_name_or_target_newest_first_and_already_healed_is_quiet(journal: Journal) -> None:
+    world: dict[str, Any] = {}
+    faults = ActiveFaults()
+    a = faults.inject(FlagFault({"type": "latency", "target": "app:dc1", "name": "a"}, journal, world))
+    b = faults.inject(FlagFault({"type": "down", "target": "app:dc1", "name": "b"}, journal, world))
+    c = faults.inject(FlagFault({"type": "crash", "target": "dc2", "name": "c"}, journal, world))
+    assert faults.heal("c") == [c]
+    assert faults.heal("c") == []  # already healed: no error
+    assert faults.heal("app:dc1") == [b, a]  # by target, newest first
+    assert faults.active() == []
+    heals = [p["name"] for k, p in _kinds(journal) if k == events.FAULT_HEAL]
+    assert heals == ["c", "b", "a"]
+
+
+def test_heal_of_an_unknown_name_says_what_exists(journal: Journal) -> None:
+    faults = ActiveFaults()
+    with pytest.raises(FaultSpecError, match="injected so far: none yet"):
+        faults.heal("link")
+    faults.inject(FlagFault({"type": "down", "target": "link:dc1->dc2", "name": "link-cut"}, journal, {}))
+    with pytest.raises(FaultSpecError, match="did you mean 'link-cut'"):
+        faults.heal("link-cit")
+
+
+def test_heal_all_continues_past_a_failure_and_reports_it(journal: Journal) -> None:
+    faults = ActiveFaults()
+    ok1 = faults.inject(FlagFault({"type": "down", "target": "app:dc1"}, journal, {}))
+    bad = faults.inject(FlagFault({"type": "crash", "target": "dc2"}, journal, {}, heal_fails=True))
+    ok2 = faults.inject(FlagFault({"type": "hang", "target": "etcd"}, journal, {}))
+    report = faults.heal_all()
+    assert not report.ok
+    assert report.healed == [ok2.name, ok1.name] and list(report.failed) == [bad.name]
+    assert "cannot heal" in report.failed[bad.name] and bad.name in report.summary()
+    assert faults.active() == [bad]
+    heals = [p for k, p in _kinds(journal) if k == events.FAULT_HEAL]
+    assert [(h["name"], h["ok"], h["by"]) for h in heals] == [
+        (ok2.name, True, "runner"), (bad.name, False, "runner"), (ok1.name, True, "runner")]
+    with pytest.raises(FaultError, match="cannot heal"):
+        faults.heal(bad.name)
+
+
+def test_concurrent_heals_heal_each_fault_exactly_once(journal: Journal) -> None:
+    faults = ActiveFaults()
+    injected = [faults.inject(FlagFault({"type": "down", "target": "app:dc1", "name": f"f{i}"}, journal, {}))
+                for i in range(20)]
+    barrier = threading.Barrier(4)
+
+    def heal_everything() -> None:
+        barrier.wait()
+        faults.heal_all()
+        for f in injected:
+            faults.heal(f.name)
+
+    threads = [threading.Thread(target=heal_everything) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(f.heal_calls == 1 for f in injected) and faults.active() == []
+    assert sum(1 for k, _ in _kinds(journal) if k == events.FAULT_HEAL) == 20
+    assert verify(journal.path).ok

@@ -1,0 +1,201 @@
+"""Scenario files: what validates, what does not, and where the error points."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drills.cli import main
+from drills.errors import ConfigError, UserError
+from drills.scenario import json_schema, load_scenario, load_scenario_text
+from drills.scenario.model import STEP_KINDS, Scenario
+
+FULL = textwrap.dedent("""\
+    name: full-drill
+    description: every step kind once
+    topology: {flavor: mariadb}
+    workload: {kind: orders, rate: 200/s, workers: 2, sequence: {segment: 100, refetch_on_switch: false}}
+    controller: {kind: reference, probe: {interval: 200ms, timeout: 200ms, failures: 3}, block_period: 30s}
+    params:
+      pause: 2s
+      rows: 10
+      db_password: {secret: true, env: DRILL_DB_PW}
+    stages:
+      - name: all
+        steps:
+          - wait: ${pause}
+          - sql: {dc: dc1, statement: "SELECT ${rows}", via: service}
+          - shell: echo hi
+          - shell: {command: "true", timeout: 3s}
+          - fault: {type: port_change, target: "app:dc1", name: dc1-port}
+          - heal: dc1-port
+          - switchover: {to: dc2}
+          - failover: {to: dc2, force: true}
+          - failback:
+          - expect: {active: dc2, within: 10s}
+          - gate: {name: go-live, timeout: 1m}
+          - workload: stop
+          - {name: lag, expect: {lag_below: 1s}, retry: 2, on_failure: continue, timeout: 5s}
+    objectives:
+      rto: 5s
+      rpo: 0
+      checks: {required: [rto, rpo], expected_to_fail: [sequence_continuity]}
+""")
+
+
+def load(text: str, **kw) -> Scenario:
+    return load_scenario_text(textwrap.dedent(text), "s.yaml", **kw)
+
+
+def error(text: str, **kw) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(text, **kw)
+    return str(info.value)
+
+
+def test_full_scenario_validates_with_every_step_kind() -> None:
+    s = load_scenario_text(FULL, "full.yaml", environ={})
+    kinds = [step.kind for _, _, step in s.steps()]
+    assert set(kinds) == set(STEP_KINDS) - {"route"}  # route is for controller kind none
+    assert s.stages[0].steps[0].wait == 2.0
+    assert s.stages[0].steps[1].sql.statement == "SELECT 10"
+    assert s.workload.rate == 200.0 and s.workload.sequence.refetch_on_switch is False
+    assert s.controller.probe.interval == pytest.approx(0.2)
+    assert s.objectives.rto == 5.0 and s.objectives.rpo == 0
+    assert s.stages[0].steps[4].fault.model_dump(exclude_none=True) == {"type": "port_change", "target": "app:dc1", "name": "dc1-port"}
+    assert s.stages[0].steps[8].failback is not None  # bare `failback:` means "with defaults"
+
+
+def test_sections_absent_mean_no_workload_and_no_controller() -> None:
+    s = load("name: x\nstages: [{name: a, steps: [{wait: 1}]}]\n")
+    assert s.workload.kind == "none" and s.controller.kind == "none"
+
+
+def test_misspelled_step_key_suggests_the_right_one() -> None:
+    msg = error("""\
+        name: x
+        stages:
+          - name: a
+            steps:
+              - expect: {active: dc2, whithin: 3s}
+    """)
+    assert msg.startswith("s.yaml:5:31: unknown key `whithin`") and "did you mean `within`?" in msg
+
+
+def test_misspelled_action_key_suggests_the_action() -> None:
+    msg = error("name: x\nstages:\n  - name: a\n    steps:\n      - wiat: 2s\n")
+    assert "s.yaml:5:9: unknown key `wiat`" in msg and "did you mean `wait`?" in msg
+
+
+def test_step_with_two_actions_is_refused_at_its_line() -> None:
+    msg = error("name: x\nstages:\n  - name: a\n    steps:\n      - {wait: 1s, shell: ls}\n")
+    assert msg.startswith("s.yaml:5:9:") and "exactly one action key" in msg and "found wait, shell" in msg
+
+
+def test_unknown_dc_and_bad_duration_are_located() -> None:
+    msg = error("name: x\nstages:\n  - name: a\n    steps:\n      - sql: {dc: dc3, statement: x}\n      - wait: soon\n")
+    assert "s.yaml:5:19: stages[0].steps[0].sql.dc: Input should be 'dc1' or 'dc2'" in msg
+    assert "s.yaml:6:15: stages[0].steps[1].wait: expected a duration" in msg
+
+
+def test_route_steps_need_controller_none_and_switches_need_a_controller() -> None:
+    assert "for `controller: {kind: none}` only" in error(
+        "name: x\ncontroller: {kind: reference}\nstages: [{name: a, steps: [{route: {active: dc2}}]}]\n")
+    assert "need a controller" in error("name: x\nstages: [{name: a, steps: [{failover: {}}]}]\n")
+
+
+def test_external_parts_need_their_commands() -> None:
+    assert "needs `command:`" in error("name: x\nworkload: {kind: external}\n")
+    assert "at least one of" in error("name: x\ncontroller: {kind: external}\n")
+
+
+def test_check_cannot_be_required_and_expected_to_fail() -> None:
+    assert "cannot be both" in error("name: x\nobjectives: {checks: {required: [rpo], expected_to_fail: [rpo]}}\n")
+    assert "Input should be 'rto'" in error("name: x\nobjectives: {checks: {required: [rtp]}}\n")
+
+
+def test_unknown_param_reference_is_located_with_suggestion() -> None:
+    msg = error("name: x\nparams: {pause: 1s}\nstages:\n  - name: a\n    steps:\n      - wait: ${paus}\n")
+    assert msg.startswith("s.yaml:6:15: `${paus}` names no parameter; did you mean `pause`?")
+
+
+def test_param_override_keeps_the_type_and_unknown_override_is_refused() -> None:
+    text = "name: x\nparams: {n: 5}\nstages: [{name: a, steps: [{retry: '${n}', wait: 1}]}]\n"
+    assert load(text, params={"n": "7"}).stages[0].steps[0].retry == 7
+    with pytest.raises(UserError, match="no parameter `m`"):
+        load(text, params={"m": "1"})
+
+
+def test_secrets_come_only_from_the_environment() -> None:
+    text = "name: x\nparams: {pw: {secret: true, env: PW}}\nstages: [{name: a, steps: [{shell: 'login ${pw}'}]}]\n"
+    s = load(text, environ={"PW": "hunter2"}, require_secrets=True)
+    assert s.secret_values == ["hunter2"]
+    assert s.masked_params() == {"pw": "***"}
+    assert s.stages[0].steps[0].shell == "login hunter2"
+    with pytest.raises(UserError, match="needs the environment variable PW"):
+        load(text, environ={}, require_secrets=True)
+    with pytest.raises(UserError, match="is secret"):
+        load(text, environ={"PW": "x"}, params={"pw": "y"})
+    assert "must not have a default" in error("name: x\nparams: {pw: {secret: true, env: PW, default: abc}}\n")
+
+
+def test_topology_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
+    f = tmp_path / "sub" / "s.yaml"
+    f.parent.mkdir()
+    f.write_text("name: x\ntopology: ../topo.yaml\n")
+    assert load_scenario(f).topology == (tmp_path / "topo.yaml").resolve()
+
+
+def test_json_schema_accepts_the_full_example_and_rejects_two_actions() -> None:
+    import jsonschema
+    import yaml
+
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    doc = yaml.safe_load(FULL.replace("${pause}", "2s").replace("${rows}", "10"))
+    jsonschema.validate(doc, schema)
+    doc["stages"][0]["steps"][0] = {"wait": "1s", "shell": "ls"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
+def test_cli_validate_schema_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    good = tmp_path / "scenarios" / "good.yaml"
+    good.parent.mkdir()
+    good.write_text("name: good\ndescription: a fine drill\nstages: [{name: a, steps: [{wait: 1}]}]\n")
+    bad = tmp_path / "scenarios" / "bad.yaml"
+    bad.write_text("name: bad\nstages: [{name: a, steps: [{wiat: 1}]}]\n")
+    assert main(["validate", str(good)]) == 0
+    assert main(["validate", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"bad.yaml:2:29: unknown key `wiat`", err)
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "drills scenario"
+    monkeypatch.chdir(tmp_path)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"good\s+a fine drill", out) and "bad" in out and "(invalid:" in out
+
+
+# ---- property: mutated scenario files only ever fail with a located ConfigError -------------------
+
+LOCATED = re.compile(r"^\s*\S+:\d+:\d+: ", re.MULTILINE)
+TOKENS = st.sampled_from([":", "-", " ", "\n", "  ", "[", "]", "{", "}", ",", "'", '"', "#", "&a", "*a", "${", "}",
+                          "wait", "sql", "dc9", "1s", "-1", "null", "~", "!!python/object", "%", "@", "\t"])
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(FULL)), st.integers(0, 12), st.lists(TOKENS, max_size=5).map("".join))
+def test_mutated_scenarios_fail_only_with_located_config_errors(at: int, cut: int, insert: str) -> None:
+    text = FULL[:at] + insert + FULL[at + cut:]
+    try:
+        load_scenario_text(text, "m.yaml", environ={})
+    except ConfigError as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.strip() and not ln.endswith("problems")]
+        assert lines and all(LOCATED.match(ln) for ln in lines), str(exc)
