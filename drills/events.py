@@ -36,6 +36,10 @@ STEP_END = "step.end"  # {stage, step, index, type, status: ok|failed|skipped, e
 GATE_WAIT = "gate.wait"  # {gate}
 GATE_APPROVED = "gate.approved"  # {gate, by: terminal|flag|env}
 SIGNAL = "run.signal"  # {signal}
+RUN_TOPOLOGY = "run.topology"  # {provider, state_dir, reused, servers: {dc: version}}
+RUN_EXCEPTION = "run.exception"  # {error, where}            (a harness error, not a verdict)
+RUN_CLEANUP_ERROR = "run.cleanup_error"  # {what, error}
+RUN_CHECKS = "run.checks"  # {names}                        (judging starts)
 
 # ---- faults -----------------------------------------------------------------------------
 FAULT_INJECT = "fault.inject"  # {name, type, target, params}

@@ -79,6 +79,12 @@ class Journal:
             return json.loads(line)
 
     @property
+    def seq(self) -> int:
+        """Sequence number the next line will get (= lines written so far)."""
+        with self._lock:
+            return self._seq
+
+    @property
     def head(self) -> str:
         """SHA-256 of the last line written (GENESIS when empty): the seal of the record."""
         return self._prev

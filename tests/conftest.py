@@ -49,3 +49,9 @@ def litemall_dir() -> Path:
     if not d.is_dir():
         pytest.skip(f"litemall fixture not found at {d}")
     return d
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _history_out_of_the_repo(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Drills run by tests record their history in a temporary database, not reports/."""
+    os.environ.setdefault("DRILLS_HISTORY_DB", str(tmp_path_factory.mktemp("history") / "history.sqlite"))

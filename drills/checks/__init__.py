@@ -135,6 +135,20 @@ def consistency_verdict(hist: History) -> Verdict:
     tables = e.get("tables") or []
     measured = {"tables_compared": len(tables), "tables_differing": len(differences), "rows_compared": e.get("rows_compared")}
     evidence = {"seq": e.seq, "differences": differences, "position": e.get("position"), "skipped": e.get("skipped")}
+    link = hist.last(ev.OBSERVE_LINK)
+    linked = link is not None and bool(link.get("io_running")) and bool(link.get("sql_running")) and link.get("caught_up") is True
+    evidence["link"] = ({"source": link.get("source"), "replica": link.get("replica"), "io_running": link.get("io_running"),
+                         "sql_running": link.get("sql_running"), "caught_up": link.get("caught_up"), "seq": link.seq}
+                        if link is not None else None)
+    if not linked:
+        # Identical data is only promised across a running link that has caught up. After an
+        # unplanned failover the old primary stays out until it is rejoined: differences then
+        # are expected, and saying "failed" would blame the data for the topology.
+        why = ("no replication link connects the data centres (the old primary was not rejoined)" if link is None
+               else f"the link {link.get('source')}->{link.get('replica')} is not running and caught up")
+        found = f"; {len(differences)} table(s) differ (listed as evidence)" if differences else ""
+        return Verdict(name, UNKNOWN, measured, objective_text,
+                       f"Not judged: {why}, so the two sides are not expected to hold the same data{found}.", evidence)
     if differences:
         first = differences[0]
         keys = []

@@ -15,10 +15,11 @@ statement-based replication):
    covered. Boundaries need not be consistent with any snapshot: any partition of the key
    space is a valid partition, which is why planning runs on its own connection, in a
    thread of its own, while the checksum workers consume the chunks it has already found.
-2. **Chunk checksum.** `COUNT(*)` and `BIT_XOR(CRC32(CRC32(CONCAT_WS('#', col1, ..., ISNULL(c)...))))`
-   over each primary-key range (the outer CRC32 undoes CRC32's linearity, under which
-   equal edits to two rows of a chunk cancel in BIT_XOR; see `row_hash_sql`), on both servers in parallel (one thread and one connection
-   per side). `CONCAT_WS` skips NULLs, so each nullable column adds an `ISNULL(col)` flag:
+2. **Chunk checksum.** `COUNT(*)` and
+   `BIT_XOR(CRC32(CRC32(CONCAT_WS('#', col1, ..., ISNULL(c)...))))` over each primary-key
+   range, on both servers in parallel (one thread and one connection per side). The outer
+   CRC32 undoes CRC32's linearity, under which equal edits to two rows of one chunk cancel
+   in BIT_XOR (see `row_hash_sql`; pt-table-checksum's CRC32 mode misses those). `CONCAT_WS` skips NULLs, so each nullable column adds an `ISNULL(col)` flag:
    NULL, '' and 'NULL' hash differently. Sessions use `time_zone = '+00:00'` so TIMESTAMP
    columns hash the same whatever the servers' zones.
 3. **Narrowing.** A chunk whose count or checksum differs is split (sub-ranges walked on
@@ -63,7 +64,7 @@ API (used by `drills.checks` and the `drills check consistency` command)::
     result = consistency.compare(source, replica, tables=None, filter_list=None,
                                  chunk_size=10_000)   # source/replica: consistency.Server
     result = consistency.check(topology_or_dsn_pair, tables=None, ...)
-    result.verdict      # "passed" | "failed" | "unknown"
+    result.verdict      # "passed" | "failed" (position.exact/note say how sure)
     result.identical    # bool
     result.as_dict()    # JSON-ready: positions, per-table chunks, keys, skipped tables
     consistency.Server.from_dsn("mysql://user:pw@host:3306", name="dc1")
@@ -719,6 +720,28 @@ def _resolve_tables(
     return tables, skipped, problems
 
 
+def _connect_all(servers: Sequence[Server]) -> list[pymysql.connections.Connection]:
+    """Open the connections in parallel (each costs an authentication round trip); if any
+    fails, close the others and raise one error naming every server that failed."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        futures = [pool.submit(connect, s) for s in servers]
+    opened, errors = [], []
+    for f in futures:
+        try:
+            opened.append(f.result())
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after closing the others
+            errors.append(exc)
+    if errors:
+        for conn in opened:
+            with contextlib.suppress(Exception):
+                conn.close()
+        messages = list(dict.fromkeys(str(e) for e in errors))  # the planner repeats the source's error
+        if len(messages) > 1 and all(isinstance(e, UserError) for e in errors):
+            raise EnvironmentProblem("; ".join(messages))
+        raise errors[0]
+    return opened
+
+
 def compare(
     source: Server, replica: Server, tables: Sequence[str] | None = None, *,
     filter_list: FilterList | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -734,21 +757,15 @@ def compare(
     started = time.perf_counter()
     conns: list[pymysql.connections.Connection] = []
     try:
-        with ThreadPoolExecutor(2) as pool:
-            opened = [pool.submit(connect, s) for s in (source, replica)]
-            for f in opened:  # close whatever opened even if the other side failed
-                try:
-                    conns.append(f.result())
-                except UserError:
-                    for c in conns:
-                        c.close()
-                    conns.clear()
-                    raise
-        src, rep = conns
+        conns = _connect_all([source, replica, source])
+        src, rep, planner = conns
         flavor = admin.server_info(src)["flavor"]
         link = admin.replica_status(rep)
         if detect_roles and link is None and (reverse := admin.replica_status(src)) is not None:
             source, replica, src, rep, link = replica, source, rep, src, reverse  # the link runs the other way
+            planner.close()
+            planner = connect(source)
+            conns = [src, rep, planner]
         if filter_list is not None:
             filters = filter_list
         else:  # what the link actually filters
@@ -766,8 +783,6 @@ def compare(
                 continue
             shapes.append(a)
 
-        planner = connect(source)
-        conns.append(planner)
         position = _snapshot_pair(src, rep, flavor, link, replica.name, wait_timeout_s)
         result = ConsistencyResult(source.name, replica.name, skipped=skipped, position=position, chunk_size=chunk_size)
         result.tables.extend(problems)

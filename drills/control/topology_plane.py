@@ -38,9 +38,23 @@ class TopologyPlane:
 
     @property
     def _cc(self) -> Any:
+        # The monitor runs beside the config centre (as the source documents' MAS monitor
+        # does), so a partition between the *applications* and etcd (fault `etcd_down` on the
+        # `etcd` proxy) does not stop it; an outage of etcd itself (fault `crash` on etcd) does.
         if self._cc_handle is None:
             self._cc_handle = self.topo.config_center(via="observer")
         return self._cc_handle
+
+    def _etcd(self, call: Callable[[Any], T]) -> T:
+        """One config-centre call; a failed one drops the client so the next call opens a new
+        channel instead of waiting out gRPC's reconnect back-off after etcd returns."""
+        try:
+            return call(self._cc)
+        except Exception:
+            cc, self._cc_handle = self._cc_handle, None
+            if cc is not None:
+                cc.close()
+            raise
 
     def close(self) -> None:
         cc, self._cc_handle = self._cc_handle, None
@@ -159,10 +173,10 @@ class TopologyPlane:
             _close(conn)
 
     def read_route(self) -> Any:
-        return self._cc.read()
+        return self._etcd(lambda cc: cc.read())
 
     def publish_route(self, document: dict[str, Any], expected_revision: int) -> int | None:
-        return self._cc.compare_and_swap(document, expected_revision)
+        return self._etcd(lambda cc: cc.compare_and_swap(document, expected_revision))
 
 
 def _close(conn: pymysql.connections.Connection) -> None:

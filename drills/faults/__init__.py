@@ -57,6 +57,6 @@ def make_fault(spec: dict[str, Any], topo: Topology, journal: Journal | None) ->
 
 
 __all__ = [
-    "FAULT_TYPES", "ActiveFaults", "Fault", "FaultError", "FaultSpec", "FaultSpecError", "FaultType", "HealReport",
+    "FAULT_TYPES", "IMPLEMENTATIONS", "ActiveFaults", "Fault", "FaultError", "FaultSpec", "FaultSpecError", "FaultType", "HealReport",
     "fault_json_schema", "make_fault", "validate_spec",
 ]

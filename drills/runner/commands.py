@@ -25,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
     p.add_argument("--allure-dir", type=Path, metavar="DIR", help="also write Allure results")
     p.add_argument("--summary", type=Path, metavar="FILE", help="also write a Markdown summary")
+    p.add_argument("--pdf", type=Path, metavar="FILE", help="also print the compliance report to PDF (headless Chromium)")
+    p.add_argument("--baseline", type=float, nargs="?", const=0.2, metavar="TOLERANCE",
+                   help="fail when RTO is worse than the median of the last passing runs by more than TOLERANCE "
+                        "(a fraction; default 0.2)")
+    p.add_argument("--no-history", action="store_true", help="do not record this run in the run history")
     p.set_defaults(func=cmd_run)
 
 
@@ -32,6 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         scenario=args.scenario, out=args.out, params=parse_param_args(args.param), keep_env=args.keep_env,
         state_dir=args.state_dir, reset=args.reset, approve=args.approve, junit=args.junit, html=args.html,
-        allure_dir=args.allure_dir, summary=args.summary,
+        allure_dir=args.allure_dir, summary=args.summary, pdf=args.pdf, baseline=args.baseline,
+        record_history=not args.no_history,
     )
     return run(opts).exit_code

@@ -14,8 +14,10 @@ code may hold); the engine's wait loops notice it within a few tens of milliseco
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets as pysecrets
+import shutil
 import signal
 import sys
 import threading
@@ -55,6 +57,9 @@ class RunOptions:
     html: Path | None = None
     allure_dir: Path | None = None
     summary: Path | None = None
+    pdf: Path | None = None
+    baseline: float | None = None  # fail when RTO regresses by more than this fraction vs. the last passing runs
+    record_history: bool = True
     environ: dict[str, str] | None = None
     stream: TextIO | None = None  # progress display (stderr by default)
     tty: bool | None = None
@@ -166,6 +171,7 @@ class Drill:
                             scenario_sha256=self.scenario.sha256, params=self.scenario.masked_params(),
                             pid=os.getpid())
         self.progress.say(f"run {self.run_id} -> {self.run_dir}")
+        self._copy_inputs()
         try:
             try:
                 self._bring_up()
@@ -189,14 +195,50 @@ class Drill:
             checks_status=self.checks_status,
         )
         duration = round(time.monotonic() - t0, 3)
+        status = self._baseline_gate(status)
         self.journal.record(SOURCE, events.RUN_END, status=status, duration_s=duration)
         head = self.journal.head
         self.journal.close()
         record = self._result(status, started_at, duration, head)
         path = result_mod.write_result(self.run_dir, record, self.secrets)
+        if self.opts.record_history:
+            self._guard_quiet("history", lambda: _history().record(self.run_dir))
         self._reports(status)
         self._summary_line(status, record)
         return RunOutcome(status, result_mod.exit_code(status), self.run_dir, path, record)
+
+    def _copy_inputs(self) -> None:
+        """The scenario as run and the filter list as drilled go into the run directory, so the
+        record stands alone (the compliance report shows each filter entry's reason)."""
+        if self.scenario.source is not None and Path(self.scenario.source).is_file():
+            shutil.copyfile(self.scenario.source, self.run_dir / "scenario.yaml")
+
+    def _copy_filter_list(self) -> None:
+        src = getattr(self.topo, "filter_list_file", None)
+        if src and Path(src).is_file():
+            shutil.copyfile(src, self.run_dir / "filter_list.yaml")
+
+    def _baseline_gate(self, status: str) -> str:
+        """`--baseline`: a passing run whose RTO regressed against the last passing runs fails."""
+        if self.opts.baseline is None or status != "passed":
+            return status
+        rto = next((c.get("measured") for c in self.checks if c.get("name") == "rto"), None)
+        if isinstance(rto, dict):
+            rto = rto.get("seconds")
+        message = self._guard_quiet("baseline", lambda: _history().baseline_regression(
+            None, self.scenario.name, rto, self.opts.baseline, exclude_run_id=self.run_id))
+        if message:
+            self.check_reasons.append(f"baseline: {message}")
+            self.journal.record(SOURCE, "run.baseline", regression=message, tolerance=self.opts.baseline)
+            return "failed"
+        return status
+
+    def _guard_quiet(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # history is a convenience; it never changes a sealed verdict
+            self.progress.say(f"{what}: {exc}")
+            return None
 
     # ---- phases --------------------------------------------------------------------------------------
     def _bring_up(self) -> None:
@@ -210,7 +252,7 @@ class Drill:
             self.progress.say(f"reusing the topology in {state_dir}")
             if self.opts.reset:
                 self.progress.say("resetting it to the baseline")
-                provider.reset(self.topo)
+                provider.reset(self.topo, _topology_spec(self.scenario))
                 self.journal.record(SOURCE, "run.topology", action="reset", state_dir=str(state_dir))
         else:
             spec = _topology_spec(self.scenario)
@@ -218,6 +260,7 @@ class Drill:
             self.journal.record(SOURCE, "run.topology", action="up", state_dir=str(self.state_dir))
             self.progress.say(f"bringing the topology up in {self.state_dir}")
             self.topo = provider.up(spec, self.state_dir, lambda msg: self.progress.say(f"  {msg}"))
+        self._copy_filter_list()
         for secret in (self.topo.secrets() if hasattr(self.topo, "secrets") else []):
             self.journal.add_secret(secret)
             self.secrets.append(secret)
@@ -352,6 +395,7 @@ class Drill:
             "scenario_sha256": self.scenario.sha256,
             "description": self.scenario.description,
             "params": self.scenario.masked_params(),
+            "operator": self.environ.get("DRILLS_OPERATOR") or _login_name(),
             "objectives": self.scenario.objectives.model_dump(mode="json"),
             "measurements": measurements,
             "checks": self.checks,
@@ -367,7 +411,7 @@ class Drill:
 
     def _reports(self, status: str) -> None:
         wanted = [("junit", self.opts.junit), ("html", self.opts.html), ("allure", self.opts.allure_dir),
-                  ("summary", self.opts.summary)]
+                  ("summary", self.opts.summary), ("pdf", self.opts.pdf)]
         for kind, target in wanted:
             if target is None:
                 continue
@@ -392,6 +436,13 @@ class Drill:
         out.flush()
 
 
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def _explicit_start(scenario: Scenario) -> bool:
     return any(step.kind == "workload" and step.workload == "start" for _, _, step in scenario.steps())
 
@@ -411,7 +462,14 @@ _RENDERERS = {
     "html": ("drills.report.html", "render_html"),
     "allure": ("drills.report.allure", "render_allure"),
     "summary": ("drills.report.markdown", "render_summary"),
+    "pdf": ("drills.report.pdf", "render_pdf"),
 }
+
+
+def _history() -> Any:
+    from drills.report import history
+
+    return history
 
 
 def _renderer(kind: str) -> Callable[..., Any] | None:
@@ -437,10 +495,15 @@ class _LocalProvider:
 
         return Topology.load(state_dir)
 
-    def reset(self, topo: Any) -> None:
+    def reset(self, topo: Any, spec: Any = None) -> None:
+        """Baseline, with the scenario's filter list, schema and seed (defaults when it names none),
+        so a library of scenarios can share one topology."""
         from drills.topology import local
 
-        local.reset(topo)
+        if spec is None:
+            local.reset(topo)
+        else:
+            local.reset(topo, filter_list=spec.filter_list, schema=spec.schema_file, seed=spec.seed)
 
     def down(self, state_dir: Path | None) -> Any:
         from drills.topology import local

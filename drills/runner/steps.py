@@ -131,7 +131,7 @@ class FaultBook:
     # The fault catalogue journals its own inject/heal (it gets the journal); the runner adds
     # the line only when a fault did not, so the record has exactly one either way.
     def _mark(self) -> int:
-        return self.journal._seq  # noqa: SLF001 - position in our own journal
+        return self.journal.seq
 
     def _ensure_journaled(self, mark: int, kind: str, spec: dict[str, Any], **payload: Any) -> None:
         try:

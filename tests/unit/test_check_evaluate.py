@@ -17,6 +17,7 @@ def _run_dir(tmp_path: Path, *, refetch: bool = True) -> Path:
     d = failover_drill(refetch=refetch)
     for rec in observed().journal:
         d.event(rec["kind"], rec["source"], **rec["payload"])
+    _linked(d)
     d.event(ev.OBSERVE_CONSISTENCY, "observer", tables=["app.orders", "app.customers"], identical=True, differences=[])
     return d.save(tmp_path / "run")
 
@@ -65,8 +66,14 @@ def test_a_check_that_crashes_is_reported_unknown_not_raised(tmp_path: Path, mon
     assert verdicts[0]["evidence"]["error"] == "RuntimeError: bug"
 
 
+def _linked(d: object, **overrides: object) -> None:
+    link = {"source": "dc1", "replica": "dc2", "io_running": True, "sql_running": True, "caught_up": True, **overrides}
+    d.event(ev.OBSERVE_LINK, "observer", **link)  # type: ignore[attr-defined]
+
+
 def test_data_consistency_differences_fail_naming_the_key(tmp_path: Path) -> None:
     d = failover_drill()
+    _linked(d)
     d.event(ev.OBSERVE_CONSISTENCY, "observer", tables=["app.orders"], identical=False,
             differences=[{"table": "app.orders", "identical": False, "differing": {"count": 1, "keys": [[7]]}, "missing": {}}])
     run = d.save(tmp_path / "run")
@@ -74,3 +81,29 @@ def test_data_consistency_differences_fail_naming_the_key(tmp_path: Path) -> Non
         verdicts = {v["name"]: v for v in evaluate(run, None, None, j)}
     v = verdicts["data_consistency"]
     assert v["status"] == "failed" and "app.orders" in v["summary"] and "[7]" in v["summary"]
+
+
+def test_data_consistency_passes_when_linked_sides_are_identical(tmp_path: Path) -> None:
+    d = failover_drill()
+    _linked(d)
+    d.event(ev.OBSERVE_CONSISTENCY, "observer", tables=["app.orders", "app.customers"], identical=True, differences=[])
+    run = d.save(tmp_path / "run")
+    with journal_mod.Journal(run / "journal.jsonl") as j:
+        v = {v["name"]: v for v in evaluate(run, None, None, j)}["data_consistency"]
+    assert v["status"] == "passed" and v["evidence"]["link"]["replica"] == "dc2"
+
+
+@pytest.mark.parametrize("link", [None, {"io_running": False}, {"caught_up": False}])
+def test_data_consistency_is_not_judged_without_a_caught_up_link(tmp_path: Path, link: dict | None) -> None:
+    """After an unplanned failover the old primary is not rejoined: the sides are expected to
+    differ, so the verdict is unknown (differences kept as evidence), never passed or failed."""
+    d = failover_drill()
+    if link is not None:
+        _linked(d, **link)
+    d.event(ev.OBSERVE_CONSISTENCY, "observer", tables=["app.orders"], identical=False,
+            differences=[{"table": "app.orders", "identical": False, "differing": {"count": 1, "keys": [[7]]}, "missing": {}}])
+    run = d.save(tmp_path / "run")
+    with journal_mod.Journal(run / "journal.jsonl") as j:
+        v = {v["name"]: v for v in evaluate(run, None, None, j)}["data_consistency"]
+    assert v["status"] == "unknown" and "Not judged" in v["summary"] and "1 table(s) differ" in v["summary"]
+    assert v["evidence"]["differences"][0]["table"] == "app.orders"

@@ -15,15 +15,18 @@ from hypothesis import strategies as st
 from drills import events
 from drills.faults import (
     FAULT_TYPES,
+    IMPLEMENTATIONS,
     ActiveFaults,
     Fault,
     FaultError,
     FaultSpecError,
     fault_json_schema,
+    make_fault,
     validate_spec,
 )
 from drills.faults.catalogue import PROXY_TARGETS
 from drills.journal import Journal, read, verify
+from drills.topology.state import ProcessState, ProxyState, ServerState, Topology
 
 # one valid mapping per type: the smallest a scenario could write
 MINIMAL: dict[str, dict[str, Any]] = {
@@ -341,3 +344,36 @@ def test_concurrent_heals_heal_each_fault_exactly_once(journal: Journal) -> None
     assert all(f.heal_calls == 1 for f in injected) and faults.active() == []
     assert sum(1 for k, _ in _kinds(journal) if k == events.FAULT_HEAL) == 20
     assert verify(journal.path).ok
+
+
+# ---- binding to a topology (a handle only: nothing is started or reached) ----------------------------------
+
+def _handle(tmp_path: Path, provider: str = "local") -> Topology:
+    proxies = {name: ProxyState(name, f"127.0.0.1:{20000 + i}", "127.0.0.1:1") for i, name in enumerate(PROXY_TARGETS)}
+    servers = {dc: ServerState(dc, "127.0.0.1", 3306 + i, i + 1, str(tmp_path / dc), str(tmp_path / f"{dc}.sock"))
+               for i, dc in enumerate(("dc1", "dc2"))}
+    return Topology(state_dir=tmp_path, provider=provider, flavor="mariadb", app="shop", monitor="m",
+                    routing_key="/drills/shop/m/router", servers=servers,
+                    etcd=ProcessState("etcd", "127.0.0.1", 2379), toxiproxy_api=ProcessState("toxiproxy", "127.0.0.1", 8474),
+                    proxies=proxies, filter_list_file="", schema_file="", seed_file=None, retry={})
+
+
+@pytest.mark.parametrize("ftype", list(FAULT_TYPES))
+def test_make_fault_binds_every_type(ftype: str, tmp_path: Path) -> None:
+    fault = make_fault({"type": ftype, **MINIMAL[ftype]}, _handle(tmp_path), None)
+    assert isinstance(fault, IMPLEMENTATIONS[ftype]) and not fault.active
+    assert (fault.name, fault.type, fault.target) == (f"{ftype}@{fault.target}", ftype, MINIMAL[ftype]["target"])
+
+
+def test_make_fault_checks_paths_against_the_running_topology(tmp_path: Path) -> None:
+    topo = _handle(tmp_path)
+    del topo.proxies["link:dc2->dc1"]
+    with pytest.raises(FaultSpecError, match="cannot target 'link:dc2->dc1'"):
+        make_fault({"type": "down", "target": "link:dc2->dc1"}, topo, None)
+
+
+def test_process_faults_refuse_a_topology_that_is_not_ours_to_signal(tmp_path: Path, journal: Journal) -> None:
+    fault = make_fault({"type": "crash", "target": "dc1"}, _handle(tmp_path, provider="external"), journal)
+    with pytest.raises(FaultError, match="need the local provider"):
+        fault.inject()
+    assert not fault.active and _kinds(journal) == []

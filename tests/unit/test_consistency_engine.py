@@ -258,3 +258,15 @@ def test_gtid_positions_are_compared_per_origin():
     assert c._gtid_components("mariadb", "0-1-119")["0"] != src["0"]
     mysql = c._gtid_components("mysql", "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5,\nabc:1-2")
     assert mysql == {"3e11fa47-71ca-11e1-9e33-c80aa9429562": "1-5", "abc": "1-2"}
+
+
+def test_human_output_names_composite_keys_and_missing_rows():
+    from drills.checks.commands import render
+
+    table = c.TableResult("app.pairs", ["a", "b"], rows={"dc1": 4, "dc2": 3}, chunks=1,
+                          mismatched_chunks=[c.Chunk(0, None, None, (1, "x"))],
+                          diff=c.RowDiff([(1, "x")], {"dc1": [], "dc2": [(2, "y")]}))
+    text = render(c.ConsistencyResult("dc1", "dc2", tables=[table], position=c.Position("0-1-5", "0-1-5", True)))
+    assert text.startswith("data_consistency: FAILED (dc1 -> dc2")
+    assert "differing (1): (a=1, b='x')" in text and "missing on dc2 (1): (a=2, b='y')" in text
+    assert "missing on dc1" not in text  # nothing missing there: no empty line
