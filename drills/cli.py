@@ -13,24 +13,35 @@ from collections.abc import Sequence
 from drills import __version__
 from drills.errors import EXIT_INTERRUPTED, UserError
 
-COMMAND_MODULES = (
-    "drills.topology.commands",  # env up|status|down
-    "drills.scenario.commands",  # validate, schema, list
-    "drills.runner.commands",  # run
-    "drills.checks.commands",  # check consistency
-    "drills.audit.commands",  # audit
-    "drills.report.commands",  # report, verify, history
-)
+COMMAND_MODULES = {
+    "drills.topology.commands": ("env",),
+    "drills.scenario.commands": ("validate", "schema", "list"),
+    "drills.runner.commands": ("run",),
+    "drills.checks.commands": ("check",),
+    "drills.audit.commands": ("audit",),
+    "drills.report.commands": ("report", "verify", "history"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    """Only the area that owns the command is imported (a `drills check consistency` in a CI
+    loop should not pay for importing the runner, the reports and the audit); help and
+    unknown commands import them all."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    for module, commands in COMMAND_MODULES.items():
+        if first in commands:
+            return [module]
+    return list(COMMAND_MODULES)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drills",
         description="Disaster-recovery drills for two-data-centre MySQL applications.",
     )
     parser.add_argument("--version", action="version", version=f"drills {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in _modules_for(argv):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -42,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

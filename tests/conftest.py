@@ -36,10 +36,13 @@ def topology(tmp_path_factory: pytest.TempPathFactory, drills_home: Path) -> Ite
 
 @pytest.fixture
 def clean_topology(topology):  # noqa: ANN001 - Topology
-    """The session topology reset to the baseline of `env up`, as a fresh handle."""
+    """The session topology reset to the baseline of `env up` (default fixtures, whatever a
+    previous test or drill switched to), as a fresh handle."""
     from drills.topology import Topology, local
+    from drills.topology.spec import TopologySpec
 
-    local.reset(topology)
+    spec = TopologySpec()
+    local.reset(topology, filter_list=spec.filter_list, schema=spec.schema_file, seed=spec.seed)
     return Topology.load(topology.state_dir)
 
 

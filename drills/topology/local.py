@@ -428,6 +428,10 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
 
     `filter_list`, `schema` and `seed` replace the topology's own from now on (recorded in
     state.json), so scenarios that differ only in those can share one running topology."""
+    on_disk = Topology.load(topo.state_dir)  # a fault may have restarted a process since `topo` was loaded
+    for name, server in on_disk.servers.items():
+        topo.servers[name].pid = server.pid
+    topo.etcd.pid, topo.toxiproxy_api.pid = on_disk.etcd.pid, on_disk.toxiproxy_api.pid
     changes = {"filter_list_file": filter_list, "schema_file": schema, "seed_file": seed}
     for attr, value in changes.items():
         if value is not None:
@@ -439,10 +443,6 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
         topo._filters = None
     if any(v is not None for v in changes.values()):
         topo.save()
-    on_disk = Topology.load(topo.state_dir)  # a fault may have restarted a process since `topo` was loaded
-    for name, server in on_disk.servers.items():
-        topo.servers[name].pid = server.pid
-    topo.etcd.pid, topo.toxiproxy_api.pid = on_disk.etcd.pid, on_disk.toxiproxy_api.pid
     for name in ("dc1", "dc2", "etcd", "toxiproxy"):
         ensure_running(topo, name)
     tp = topo.toxiproxy()
@@ -481,6 +481,14 @@ def ensure_running(topo: Topology, name: str) -> int:
     crash fault), resuming it if it was stopped (after a hang fault). Returns its pid."""
     state = topo.servers.get(name) or {"etcd": topo.etcd, "toxiproxy": topo.toxiproxy_api}[name]
     marker = str(topo.state_dir)
+    if not proc.ours(state.pid, marker):
+        # state.json may be stale (another handle restarted it): adopt a live instance of this
+        # component rather than start a second one on the same data directory
+        live = proc.pids_with_marker(_instance_marker(topo, name))
+        if live:
+            state.pid = live[0]
+            (topo.state_dir / "pids" / f"{name}.pid").write_text(str(state.pid))
+            topo.save()
     if proc.ours(state.pid, marker):
         os.kill(state.pid, signal.SIGCONT)  # harmless when running; resumes a hung process
         return state.pid  # type: ignore[return-value]
@@ -495,6 +503,15 @@ def ensure_running(topo: Topology, name: str) -> int:
     else:
         proc.wait_port(state.host, state.port, STARTUP_TIMEOUT, proc=popen, what="toxiproxy-server")
     return popen.pid
+
+
+def _instance_marker(topo: Topology, name: str) -> str:
+    """What only this component's command line contains (its data directory or config)."""
+    if name in topo.servers:
+        return f"--datadir={topo.servers[name].datadir}"
+    if name == "etcd":
+        return str(topo.state_dir / "etcd" / "data")
+    return str(topo.state_dir / "toxiproxy.json")
 
 
 # ---- down ---------------------------------------------------------------------------------------

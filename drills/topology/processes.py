@@ -105,12 +105,20 @@ def is_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    # a zombie is not alive for our purposes
+    # A zombie is not alive for our purposes -- but a killed multi-threaded server's main
+    # thread turns zombie while its other threads still hold the port and the InnoDB lock:
+    # the process is alive until every thread has exited.
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        tasks = [Path(f"/proc/{pid}")]
+    for task in tasks:
+        try:
+            if task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                return True
+        except (OSError, IndexError):
+            continue
+    return False
 
 
 def ours(pid: int | None, marker: str) -> bool:
@@ -140,7 +148,7 @@ def stop(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
                 pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(is_alive(p) for p in pids):
-        _reap()
+        _reap(pids)
         time.sleep(0.02)
     killed = []
     for p in pids:
@@ -152,20 +160,20 @@ def stop(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
                 pass
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(is_alive(p) for p in pids):
-        _reap()
+        _reap(pids)
         time.sleep(0.02)
+    _reap(pids)
     return killed
 
 
-def _reap() -> None:
-    """Collect exited children of ours so they do not linger as zombies."""
-    while True:
+def _reap(pids: Iterable[int]) -> None:
+    """Collect those of `pids` that are our exited children, so they do not linger as zombies.
+    Never waitpid(-1): that would steal the exit status of other children (a shell step's)."""
+    for pid in pids:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
+            pass
 
 
 def wait_port(host: str, port: int, timeout: float, *, proc: subprocess.Popen[bytes] | None = None, what: str = "") -> None:

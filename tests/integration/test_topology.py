@@ -286,3 +286,24 @@ def test_reset_can_switch_the_filter_list_for_the_next_scenario(clean_topology: 
     finally:
         local.reset(topo, filter_list=original)
     assert "app.id_sequence" not in status(topo)["servers"]["dc2"]["replication"]["filters"]["ignore_tables"]
+
+
+def test_reset_through_a_stale_handle_never_starts_a_second_server(clean_topology: Topology, topology: Topology) -> None:
+    """A crash fault's heal restarts dc2 through one handle; a reset through another, older
+    handle (with a filter-list switch, which saves state) must adopt the new server, not start
+    a second one on the same data directory (it would hang on the InnoDB lock)."""
+    import signal
+
+    from drills.topology.processes import pids_with_marker
+
+    old = clean_topology.servers["dc2"].pid
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while is_alive(old) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    new = local.ensure_running(clean_topology, "dc2")
+    assert new != old
+    topology.servers["dc2"].pid = old  # the stale view
+    local.reset(topology, filter_list=REPO / "fixtures" / "filter_list.yaml")
+    running = pids_with_marker(f"--datadir={topology.servers['dc2'].datadir}")
+    assert running == [new] and Topology.load(topology.state_dir).servers["dc2"].pid == new
