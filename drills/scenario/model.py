@@ -86,6 +86,10 @@ class WorkloadSpec(Strict):
     workers: int = Field(4, ge=1, le=256)
     sequence: SequenceSpec = SequenceSpec()
     job_log: bool = Field(True, description="also write the non-replicated job log table")
+    job_log_every: int = Field(10, ge=1, description="one job_log row per this many orders")
+    retry_delay: Duration | None = Field(None, description="overrides the routing document's retry.delay_ms (the SDK's delay between retries)")
+    connect_timeout: Duration = Field(1.0, gt=0)
+    query_timeout: Duration = Field(2.0, gt=0, description="an unanswered write becomes `info` (outcome unknown) after this")
     command: str | None = Field(None, description="kind external: the user's load generator")
     ledger: str | None = Field(None, description="kind external: path of the ledger it writes (ledger.jsonl format)")
 

@@ -185,7 +185,7 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
         d = base / dc
         d.mkdir(parents=True, exist_ok=True)
         servers[dc] = ServerState(name=dc, host="127.0.0.1", port=ports[dc], server_id=SERVER_IDS[dc], datadir=str(d / "data"),
-                                  socket=str(d / "mysqld.sock"), flavor=spec.flavor)
+                                  socket=_socket_path(base, dc), flavor=spec.flavor)
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda s: shutil.copytree(tpl, s.datadir, ignore=shutil.ignore_patterns(".complete")), servers.values()))
 
@@ -278,12 +278,32 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
     return topo
 
 
+SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes; MariaDB refuses longer paths at start-up
+
+
+def _socket_path(base: Path, dc: str) -> str:
+    """The server's Unix socket: in its state directory when the path fits, otherwise in a
+    short per-topology directory under the system temp dir (removed by `down`)."""
+    path = base / dc / "mysqld.sock"
+    if len(str(path)) <= SOCKET_PATH_MAX:
+        return str(path)
+    short = _short_socket_dir(base)
+    short.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return str(short / f"{dc}.sock")
+
+
+def _short_socket_dir(base: Path) -> Path:
+    tag = hashlib.sha256(str(base).encode()).hexdigest()[:16]
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"drills-{tag}"
+
+
 def _wait_socket(s: ServerState, popen: subprocess.Popen[bytes] | None) -> pymysql.connections.Connection:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     last = ""
     while time.monotonic() < deadline:
         if popen is not None and popen.poll() is not None:
-            raise EnvironmentProblem(f"{s.name}: server exited during start-up (code {popen.returncode}); see {Path(s.datadir).parent}/error.log")
+            raise EnvironmentProblem(f"{s.name}: server exited during start-up (code {popen.returncode}): "
+                                     f"{_error_log_tail(Path(s.datadir).parent / 'error.log')}")
         if os.path.exists(s.socket):
             try:
                 return pymysql.connect(unix_socket=s.socket, user="root", password="", autocommit=True,
@@ -292,6 +312,16 @@ def _wait_socket(s: ServerState, popen: subprocess.Popen[bytes] | None) -> pymys
                 last = str(exc.args[0]) if exc.args else ""
         time.sleep(0.02)
     raise EnvironmentProblem(f"{s.name}: server did not accept connections within {STARTUP_TIMEOUT:.0f}s (last error {last})")
+
+
+def _error_log_tail(path: Path, lines: int = 3) -> str:
+    """The server's own reason, for the message (the state directory is removed after a failed up)."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"no error log at {path}"
+    errors = [line for line in text if "[ERROR]" in line] or text
+    return " | ".join(line.strip() for line in errors[-lines:]) or "error log empty"
 
 
 def _bootstrap_users(conn: pymysql.connections.Connection, c: Credentials) -> None:
@@ -545,6 +575,7 @@ def down(state_dir: str | os.PathLike[str] | None = None, *, keep: bool = False)
     if leftover:
         raise EnvironmentProblem(f"could not stop pids {sorted(leftover)} of {base}")
     removed = False
+    shutil.rmtree(_short_socket_dir(base), ignore_errors=True)
     if not keep:
         shutil.rmtree(base, ignore_errors=True)
         removed = True

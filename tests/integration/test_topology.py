@@ -307,3 +307,16 @@ def test_reset_through_a_stale_handle_never_starts_a_second_server(clean_topolog
     local.reset(topology, filter_list=REPO / "fixtures" / "filter_list.yaml")
     running = pids_with_marker(f"--datadir={topology.servers['dc2'].datadir}")
     assert running == [new] and Topology.load(topology.state_dir).servers["dc2"].pid == new
+
+
+def test_a_long_state_dir_path_still_boots(tmp_path: Path, drills_home: Path) -> None:
+    """MariaDB refuses a Unix socket path over 107 bytes; a deep state dir must still work."""
+    state = tmp_path / ("deep-" * 12) / "state-directory-with-a-long-name" / "env"
+    assert len(str(state / "dc1" / "mysqld.sock")) > 107
+    topo = local.up(state_dir=state)
+    try:
+        assert all(len(s.socket) <= 107 for s in topo.servers.values())
+        assert status(topo)["servers"]["dc2"]["replication"]["io_running"]
+    finally:
+        local.down(state)
+    assert not Path(topo.servers["dc1"].socket).parent.exists()
