@@ -35,7 +35,7 @@ h3{font-size:15px;margin:16px 0 4px}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px}
 th,td{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
-td.num{font-family:"DejaVu Sans Mono",monospace;white-space:nowrap}
+td.num{font-family:"DejaVu Sans Mono",monospace;overflow-wrap:anywhere;min-width:7em}
 .pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}.unk{color:#9a6700;font-weight:bold}
 code,.mono{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:12.5px;word-break:break-all}
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;font-size:12px;white-space:pre-wrap;word-break:break-all}

@@ -133,10 +133,21 @@ def environment(topo: Any | None) -> dict[str, Any]:
     try:
         env["etcd"] = _http_version("http://%s:%d/version" % topo.etcd_address("observer"))
         api = topo.toxiproxy_api
-        env["toxiproxy"] = _http_version(f"http://{api.host}:{api.port}/version")
+        env["toxiproxy"] = _toxiproxy_version(_http_version(f"http://{api.host}:{api.port}/version"), api.argv)
     except Exception as exc:
         env["etcd"] = env["toxiproxy"] = {"error": str(exc)}
     return env
+
+
+def _toxiproxy_version(reported: Any, argv: list[str]) -> Any:
+    """A `go install` build reports "git"; scripts/setup pins the version beside the binary."""
+    if reported != "git" or not argv:
+        return reported
+    stamp = Path(argv[0]).with_name(Path(argv[0]).name + ".version")
+    try:
+        return f"{stamp.read_text().strip()} (built by scripts/setup)"
+    except OSError:
+        return reported
 
 
 def _http_version(url: str) -> Any:
