@@ -4,8 +4,11 @@
 setup:
 	./scripts/setup
 
+# The drill's manual failback gate is approved up front so the demo runs unattended; run the
+# same command without --approve to approve it at the terminal, as an operator would.
 demo: setup
-	.venv/bin/drills run scenarios/dc1-port-change-failover.yaml --html reports/dc1-port-change-failover.html
+	.venv/bin/drills run scenarios/dc1-port-change-failover.yaml --approve failback \
+		--html reports/dc1-port-change-failover.html --junit reports/dc1-port-change-failover.junit.xml
 
 test: setup
 	.venv/bin/python -m pytest -q -p no:cacheprovider tests
