@@ -79,13 +79,6 @@ def test_failed_drill_fails_naming_the_failed_checks(project: pytest.Pytester, m
     assert "FAIL rpo: failed" in text and "ok   sequence_continuity: expected failure" in text
 
 
-def test_without_a_runner_the_item_is_skipped_with_a_reason(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(drills.runner, "run_scenario", raising=False)
-    result = project.runpytest_inprocess("scenarios", "-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(skipped=1)
-    assert "run_scenario is not available" in result.stdout.str()
-
-
 def test_allure_labels_when_allure_pytest_is_active(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(drills.runner, "run_scenario", _recorded_runner("failover-passed", []), raising=False)
     alluredir = project.path / "allure"
