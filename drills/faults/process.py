@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 from drills.faults.base import Fault, FaultError
 from drills.mysql import admin
 from drills.topology import processes as proc
-from drills.topology.state import ProcessState, ServerState, Topology
+from drills.topology.processes import process_state
+from drills.topology.state import ProcessState, ServerState
 
 STOP_TIMEOUT = 30.0
 KILL_TIMEOUT = 5.0
@@ -31,7 +31,7 @@ class ProcessFault(Fault):
         if self.topo.provider != "local":
             raise FaultError(f"fault {self.name!r}: process faults need the local provider "
                              f"(this topology is {self.topo.provider!r}; its processes are not ours to signal)")
-        _refresh_pids(self.topo)
+        self.topo.refresh_pids()
         return self.topo.servers.get(self.target) or self.topo.etcd
 
     def _running_pid(self) -> int:
@@ -133,58 +133,16 @@ class RestartFault(ProcessFault):
         return self._bring_back()
 
 
-def _refresh_pids(topo: Topology) -> None:
-    """Adopt the pids recorded on disk: another handle (a reset, an earlier heal) may have
-    restarted a process since `topo` was loaded."""
-    state_file = Path(topo.state_dir) / "state.json"
-    if not state_file.exists():
-        return
-    on_disk = Topology.load(topo.state_dir)
-    for name, server in on_disk.servers.items():
-        if name in topo.servers:
-            topo.servers[name].pid = server.pid
-    topo.etcd.pid, topo.toxiproxy_api.pid = on_disk.etcd.pid, on_disk.toxiproxy_api.pid
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:  # not our child: its parent reaps it
-        pass
-
-
-def exited(pid: int) -> bool:
-    """True once every thread of the process has exited. A killed multi-threaded server's
-    main thread turns zombie before its other threads have died, and until the last one has,
-    its listening socket (and InnoDB's lock) are still held: `is_alive` alone says "dead"
-    a few milliseconds too early for "connection refused" to hold."""
-    state = process_state(pid)
-    if not state:
-        return True
-    if state not in ("Z", "X"):
-        return False
-    try:
-        return len(os.listdir(f"/proc/{pid}/task")) <= 1
-    except OSError:
-        return True
-
-
 def _wait_gone(pid: int, timeout: float) -> bool:
+    """Until every thread has exited (`is_alive` looks at all of them: a killed server's main
+    thread turns zombie while the others still hold its port and InnoDB lock)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        _reap(pid)
-        if exited(pid):
+        proc.reap([pid])
+        if not proc.is_alive(pid):
             return True
         time.sleep(0.005)
-    return exited(pid)
-
-
-def process_state(pid: int) -> str:
-    """The one-letter state of /proc/PID/stat (R, S, T stopped, Z zombie...), "" if gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""
+    return not proc.is_alive(pid)
 
 
 def _wait_state(pid: int, *, stopped: bool, timeout: float) -> bool:

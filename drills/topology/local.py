@@ -458,10 +458,7 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
 
     `filter_list`, `schema` and `seed` replace the topology's own from now on (recorded in
     state.json), so scenarios that differ only in those can share one running topology."""
-    on_disk = Topology.load(topo.state_dir)  # a fault may have restarted a process since `topo` was loaded
-    for name, server in on_disk.servers.items():
-        topo.servers[name].pid = server.pid
-    topo.etcd.pid, topo.toxiproxy_api.pid = on_disk.etcd.pid, on_disk.toxiproxy_api.pid
+    topo.refresh_pids()  # before any save: a fault may have restarted a process since `topo` was loaded
     changes = {"filter_list_file": filter_list, "schema_file": schema, "seed_file": seed}
     for attr, value in changes.items():
         if value is not None:

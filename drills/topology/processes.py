@@ -112,13 +112,19 @@ def is_alive(pid: int | None) -> bool:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         tasks = [Path(f"/proc/{pid}")]
-    for task in tasks:
-        try:
-            if task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                return True
-        except (OSError, IndexError):
-            continue
-    return False
+    return any(_stat_state(task / "stat") not in ("", "Z", "X") for task in tasks)
+
+
+def _stat_state(stat: Path) -> str:
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of the main thread (R, S, T stopped, Z zombie...), "" if gone."""
+    return _stat_state(Path(f"/proc/{pid}/stat"))
 
 
 def ours(pid: int | None, marker: str) -> bool:
@@ -148,7 +154,7 @@ def stop(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
                 pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(is_alive(p) for p in pids):
-        _reap(pids)
+        reap(pids)
         time.sleep(0.02)
     killed = []
     for p in pids:
@@ -160,13 +166,13 @@ def stop(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
                 pass
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(is_alive(p) for p in pids):
-        _reap(pids)
+        reap(pids)
         time.sleep(0.02)
-    _reap(pids)
+    reap(pids)
     return killed
 
 
-def _reap(pids: Iterable[int]) -> None:
+def reap(pids: Iterable[int]) -> None:
     """Collect those of `pids` that are our exited children, so they do not linger as zombies.
     Never waitpid(-1): that would steal the exit status of other children (a shell step's)."""
     for pid in pids:

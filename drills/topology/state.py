@@ -189,6 +189,17 @@ class Topology:
         except KeyError:
             raise EnvironmentProblem(f"no proxy named {name!r}; known: {', '.join(sorted(self.proxies))}") from None
 
+    def refresh_pids(self) -> None:
+        """Adopt the pids recorded on disk: another handle (a fault's heal, a reset) may have
+        restarted a process since this one was loaded."""
+        if not (self.state_dir / "state.json").exists():
+            return
+        on_disk = Topology.load(self.state_dir)
+        for name, server in on_disk.servers.items():
+            if name in self.servers:
+                self.servers[name].pid = server.pid
+        self.etcd.pid, self.toxiproxy_api.pid = on_disk.etcd.pid, on_disk.toxiproxy_api.pid
+
     def pids(self) -> dict[str, int]:
         out = {k: s.pid for k, s in self.servers.items() if s.pid}
         if self.etcd.pid:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from drills.topology.processes import _reap, allocate_ports, is_alive, port_is_free, stop
+from drills.topology.processes import allocate_ports, is_alive, port_is_free, reap, stop
 
 
 def test_a_zombie_child_is_not_alive_and_is_reaped_by_pid() -> None:
@@ -19,7 +19,7 @@ def test_a_zombie_child_is_not_alive_and_is_reaped_by_pid() -> None:
     while is_alive(child.pid) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not is_alive(child.pid)  # exited but not yet reaped: a zombie counts as dead
-    _reap([child.pid])
+    reap([child.pid])
     assert child.poll() is not None or not os.path.exists(f"/proc/{child.pid}")
 
 
