@@ -137,11 +137,6 @@ class History:
         hist = cls()
         for rec in journal_records:
             payload = dict(rec.get("payload") or {})
-            for key in ("source", "kind"):
-                # Journal.record(source, kind, **payload) cannot take these as payload keys
-                # until its parameters are positional-only; writers then use `payload_<key>`.
-                if f"payload_{key}" in payload and key not in payload:
-                    payload[key] = payload.pop(f"payload_{key}")
             hist.events.append(Event(int(rec.get("seq", len(hist.events))), int(rec.get("mono_ns", 0)),
                                      str(rec.get("source", "")), str(rec.get("kind", "")),
                                      payload, str(rec.get("wall", ""))))

@@ -20,7 +20,7 @@ from typing import Any
 
 from drills import events
 from drills.control.decisions import successor_document
-from drills.control.reference import ControllerError, record_event
+from drills.control.reference import SOURCE, ControllerError
 from drills.control.settings import ControllerSettings, field
 
 _OUTPUT_TAIL = 2000
@@ -81,10 +81,10 @@ class ExternalController:
             else (events.SWITCHOVER_START, events.SWITCHOVER_END))
         extra = {"mode": "external"} if what == "failover" else {"kind": what}
         if not command:
-            record_event(self.journal, events.FAILOVER_REFUSED, **ends,
+            self.journal.record(SOURCE, events.FAILOVER_REFUSED, **ends,
                                 reason=f"external controller has no `{what}` command")
             raise ControllerError(f"controller.{what}: no command configured for the external controller")
-        record_event(self.journal, start_kind, **ends, **extra, command=command)
+        self.journal.record(SOURCE, start_kind, **ends, **extra, command=command)
         t0 = time.monotonic()
         try:
             done = subprocess.run(command, shell=True, env=self._env(DRILLS_FROM=old or "", DRILLS_TO=new,
@@ -97,7 +97,7 @@ class ExternalController:
             rc, output = None, ((exc.stdout or b"") + (exc.stderr or b"")).decode("utf-8", "replace")
             error = f"timed out after {self.settings.command_timeout}s"
         after = _route_summary(self.topo)
-        record_event(self.journal, end_kind, **ends, **extra, ok=rc == 0, exit_status=rc, error=error,
+        self.journal.record(SOURCE, end_kind, **ends, **extra, ok=rc == 0, exit_status=rc, error=error,
                             elapsed_ms=round((time.monotonic() - t0) * 1000, 1),
                             output=output[-_OUTPUT_TAIL:], route=after)
         if rc != 0:
@@ -139,10 +139,10 @@ class ManualController:
             revision = cc.compare_and_swap(document, route.revision)
             if revision is None:
                 now = cc.read()
-                record_event(self.journal, events.ROUTE_CAS_LOST, expected_revision=route.revision,
+                self.journal.record(SOURCE, events.ROUTE_CAS_LOST, expected_revision=route.revision,
                                     actual_revision=now.revision if now else None)
                 raise ControllerError("the routing key changed while it was being written; nothing published")
-            record_event(self.journal, events.ROUTE_PUBLISHED, **{"from": old, "to": new},
+            self.journal.record(SOURCE, events.ROUTE_PUBLISHED, **{"from": old, "to": new},
                                 epoch=document["epoch"], revision=revision, by="operator")
             return revision
         finally:

@@ -41,11 +41,6 @@ class ControllerError(UserError):
     exit_code = EXIT_FAILED
 
 
-def record_event(journal: Any, event: str, source: str = SOURCE, /, **payload: Any) -> None:
-    """Journal one controller (or workload) event; payloads may carry `source`/`kind` keys."""
-    journal.record(source, event, **payload)
-
-
 def _brief(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
@@ -80,7 +75,7 @@ class ReferenceController:
 
     # ---- journal ---------------------------------------------------------------------------
     def _record(self, event: str, /, **payload: Any) -> None:
-        record_event(self.journal, event, **payload)
+        self.journal.record(SOURCE, event, **payload)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from drills import events
-from drills.control.reference import record_event
 from drills.workload.ledger import outcome_counts, read_ledger
 from drills.workload.settings import WorkloadSettings
 
@@ -44,7 +43,7 @@ class ExternalWorkload:
         env.update(DRILLS_LEDGER=str(self.user_ledger), DRILLS_RUN_DIR=str(self.run_dir))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.run_dir / "workload.log", "ab")  # noqa: SIM115 - the child writes to it
-        record_event(self.journal, events.WORKLOAD_START, SOURCE, kind="external", workers=None, rate=None,
+        self.journal.record(SOURCE, events.WORKLOAD_START, kind="external", workers=None, rate=None,
                             command=self.settings.command)
         self._proc = subprocess.Popen(self.settings.command, shell=True, env=env, cwd=self.run_dir,
                                       stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)

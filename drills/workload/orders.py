@@ -20,7 +20,6 @@ from typing import Any
 import pymysql
 
 from drills import events
-from drills.control.reference import record_event
 from drills.errors import EnvironmentProblem
 from drills.workload.ledger import LedgerWriter
 from drills.workload.routing import ClientRoute, RouteView
@@ -121,7 +120,7 @@ class OrdersWorkload:
         self.ledger = LedgerWriter(self.run_dir / "ledger.jsonl")
         self.router.start()
         s = self.settings
-        record_event(self.journal, events.WORKLOAD_START, SOURCE, kind=s.kind, workers=s.workers, rate=s.rate,
+        self.journal.record(SOURCE, events.WORKLOAD_START, kind=s.kind, workers=s.workers, rate=s.rate,
                             refetch_on_switch=s.sequence.refetch_on_switch, segment=s.sequence.segment)
         for i in range(s.workers):
             t = threading.Thread(target=self._run_worker, args=(_Worker(i),), name=f"order-writer-{i}", daemon=True)

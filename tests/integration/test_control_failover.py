@@ -38,14 +38,8 @@ def heal_proxies(clean_topology: Any) -> Iterator[Any]:
 
 
 def kinds(journal: Journal) -> list[dict[str, Any]]:
-    """The journal's events, with payload keys `source`/`kind` restored if the journal had
-    to store them as `payload_source`/`payload_kind` (see control.reference.record_event)."""
-    out = read(journal.path)
-    for e in out:
-        for key in ("source", "kind"):
-            if f"payload_{key}" in e["payload"]:
-                e["payload"][key] = e["payload"].pop(f"payload_{key}")
-    return out
+    """The journal's events (payload keys `source`/`kind` are stored as they are)."""
+    return read(journal.path)
 
 
 def wait_for(journal: Journal, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:

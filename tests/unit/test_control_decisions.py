@@ -112,18 +112,18 @@ def test_settings_errors_say_what_was_expected(spec: dict, message: str) -> None
         ControllerSettings.from_spec(spec)
 
 
-def test_record_event_keeps_payload_keys_named_like_journal_parameters(tmp_path) -> None:  # noqa: ANN001
+def test_controller_events_keep_payload_keys_named_like_journal_parameters(tmp_path) -> None:  # noqa: ANN001
     """link.reversed has a `source` and switchover.start a `kind`: neither may be lost or
     collide with the journal's own source/kind."""
-    from drills.control.reference import record_event
+    from drills.control.reference import SOURCE
     from drills.journal import Journal, read
 
     j = Journal(tmp_path / "j.jsonl")
-    record_event(j, "link.reversed", source="dc2", replica="dc1", filters={})
-    record_event(j, "switchover.start", kind="failback", **{"from": "dc2", "to": "dc1"})
+    j.record(SOURCE, "link.reversed", source="dc2", replica="dc1", filters={})
+    j.record(SOURCE, "switchover.start", kind="failback", **{"from": "dc2", "to": "dc1"})
     j.close()
     lines = read(tmp_path / "j.jsonl")
     assert [(e["source"], e["kind"]) for e in lines] == [("controller", "link.reversed"), ("controller", "switchover.start")]
     first, second = lines[0]["payload"], lines[1]["payload"]
-    assert first.get("source", first.get("payload_source")) == "dc2"
-    assert second.get("kind", second.get("payload_kind")) == "failback"
+    assert first["source"] == "dc2"
+    assert second["kind"] == "failback"
