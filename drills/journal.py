@@ -117,6 +117,30 @@ def iter_lines(path: str | os.PathLike[str]) -> Iterator[str]:
                 yield line.rstrip("\n")
 
 
+def read_tolerant(path: str | os.PathLike[str], problems: list[str]) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file (journal or ledger) of a run that may have been killed:
+    a line that is not a JSON object (torn by the kill, or edited) is skipped and named in
+    `problems` -- judging and reporting go on with what was recorded. A missing file is empty."""
+    p = Path(path)
+    rows: list[dict[str, Any]] = []
+    if not p.exists():
+        return rows
+    with open(p, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                problems.append(f"{p.name} line {n}: not valid JSON (torn or edited line); skipped")
+                continue
+            if isinstance(rec, dict):
+                rows.append(rec)
+            else:
+                problems.append(f"{p.name} line {n}: not a JSON object; skipped")
+    return rows
+
+
 def read(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """All events, in order. Does not verify; use `verify` for that."""
     return [json.loads(line) for line in iter_lines(path)]

@@ -41,7 +41,7 @@ from drills import events as ev
 from drills.checks.history import History
 from drills.events import OBSERVE_ERROR, OBSERVE_LINK
 from drills.filter_list import FilterList, like_match
-from drills.journal import Journal, now_wall
+from drills.journal import Journal, now_wall, read_tolerant
 
 SOURCE = "observer"
 ORDERS_TABLE = "app.orders"
@@ -113,8 +113,7 @@ def settle(conns: dict[str, pymysql.connections.Connection], ledger_path: Path) 
     """Append a `settle` line for every order write whose outcome the workload never learnt."""
     if not ledger_path.exists():
         return 0
-    with open(ledger_path, encoding="utf-8") as fh:
-        hist = History.build([], [line.rstrip("\n") for line in fh])
+    hist = History.build([], read_tolerant(ledger_path, []))
     pending = [o for o in hist.ops if o.f == "write_order" and o.id is not None
                and o.outcome in ("info", None) and o.settle is None]
     if not pending:

@@ -12,7 +12,6 @@ leaves a torn last line, and a check must still judge everything before it.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -123,17 +122,16 @@ class History:
         d = Path(run_dir)
         journal_path = d / "journal.jsonl"
         records = journal_mod.read(journal_path) if journal_path.exists() else []
-        ledger_lines: list[str] = []
-        ledger_path = d / "ledger.jsonl"
-        if ledger_path.exists():
-            with open(ledger_path, encoding="utf-8") as fh:
-                ledger_lines = [line.rstrip("\n") for line in fh]
-        return cls.build(records, ledger_lines)
+        problems: list[str] = []
+        ledger = journal_mod.read_tolerant(d / "ledger.jsonl", problems)
+        hist = cls.build(records, ledger)
+        hist.ledger_problems[:0] = problems
+        return hist
 
     @classmethod
-    def build(cls, journal_records: Iterable[dict[str, Any]], ledger: Iterable[dict[str, Any] | str]) -> History:
-        """From journal records (as `journal.read` returns them) and ledger lines (parsed
-        dicts or raw JSON strings)."""
+    def build(cls, journal_records: Iterable[dict[str, Any]], ledger: Iterable[dict[str, Any]]) -> History:
+        """From journal records (as `journal.read` returns them) and ledger records (as
+        `journal.read_tolerant` returns them)."""
         hist = cls()
         for rec in journal_records:
             payload = dict(rec.get("payload") or {})
@@ -193,26 +191,16 @@ class History:
         return max(times) if times else 0
 
 
-def _pair_ops(lines: Iterable[dict[str, Any] | str], problems: list[str]) -> list[Op]:
+def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op]:
     ops: dict[int, Op] = {}
-    for n, raw in enumerate(lines, start=1):
-        if isinstance(raw, str):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError:
-                problems.append(f"ledger line {n}: not valid JSON (torn or edited); ignored")
-                continue
-        else:
-            rec = raw
+    for n, rec in enumerate(records, start=1):
         if not isinstance(rec, dict) or "op" not in rec or rec.get("type") not in ev.LEDGER_TYPES:
-            problems.append(f"ledger line {n}: expected an object with `op` and `type` in {ev.LEDGER_TYPES}; ignored")
+            problems.append(f"ledger record {n}: expected an object with `op` and `type` in {ev.LEDGER_TYPES}; ignored")
             continue
         try:
             key = int(rec["op"])
         except (TypeError, ValueError):
-            problems.append(f"ledger line {n}: `op` is not a number; ignored")
+            problems.append(f"ledger record {n}: `op` is not a number; ignored")
             continue
         op = ops.setdefault(key, Op(key))
         kind = rec["type"]
@@ -224,7 +212,7 @@ def _pair_ops(lines: Iterable[dict[str, Any] | str], problems: list[str]) -> lis
                 try:
                     setattr(op, name, int(rec[name]))
                 except (TypeError, ValueError):
-                    problems.append(f"ledger line {n}: `{name}` is not a number")
+                    problems.append(f"ledger record {n}: `{name}` is not a number")
         mono = rec.get("mono_ns")
         if kind == "invoke":
             op.invoke_ns = int(mono) if mono is not None else None

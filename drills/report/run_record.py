@@ -22,7 +22,7 @@ from drills import events
 from drills.errors import ConfigError, UserError
 from drills.filter_list import FilterList
 from drills.filter_list import load as load_filter_list
-from drills.journal import GENESIS, Verification, verify
+from drills.journal import GENESIS, Verification, read_tolerant, verify
 
 MASK = "***"
 RESULT_FILE = "result.json"
@@ -309,24 +309,6 @@ def parse_duration(text: str) -> float | None:
     return float(m.group(1)) * scale
 
 
-def _read_jsonl(path: Path, problems: list[str]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    if not path.exists():
-        return rows
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                problems.append(f"{path.name}:{n}: not valid JSON (torn or edited line); skipped")
-                continue
-            if isinstance(rec, dict):
-                rows.append(rec)
-    return rows
-
-
 def _load_result(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -388,8 +370,8 @@ def load_run(run_dir: str | os.PathLike[str], *, environ: dict[str, str] | None 
         verification = verify(journal_path, (raw_result or {}).get("journal_sha256"))
     else:
         verification = Verification(False, 0, GENESIS, f"journal {journal_name} is missing")
-    journal = _read_jsonl(journal_path, problems)
-    ledger = _read_jsonl(rd / str((raw_result or {}).get("ledger") or "ledger.jsonl"), problems)
+    journal = read_tolerant(journal_path, problems)
+    ledger = read_tolerant(rd / str((raw_result or {}).get("ledger") or "ledger.jsonl"), problems)
     scenario_doc = None
     scenario_path = rd / "scenario.yaml"
     if scenario_path.exists():
