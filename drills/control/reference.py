@@ -139,9 +139,12 @@ class ReferenceController:
             elif change.kind == events.PROBE_OK:
                 self._record(events.PROBE_OK, dc=dc)
                 self._blocked_reported.discard(dc)
-                self._maybe_late_fence(dc)
             elif change.kind == events.DC_FAILED:
                 self._on_failed(dc, change.consecutive)
+        if error is None:
+            # Any successful probe, not only the fail->ok transition: a DC can go away and
+            # come back between two probes, and must still be fenced before a stale client writes.
+            self._maybe_late_fence(dc)
 
     def _maybe_late_fence(self, dc: str) -> None:
         """An old active that we could not fence during failover is fenced as soon as it is
