@@ -13,7 +13,6 @@ as with etcdctl — compare-and-swap of the next epoch, nothing done to the data
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from typing import Any
@@ -22,6 +21,7 @@ from drills import events
 from drills.control.decisions import successor_document
 from drills.control.reference import SOURCE, ControllerError
 from drills.control.settings import ControllerSettings, field
+from drills.topology.processes import stop_group
 
 _OUTPUT_TAIL = 2000
 
@@ -64,12 +64,7 @@ class ExternalController:
         proc, self._monitor = self._monitor, None
         if proc is None or proc.poll() is not None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop_group(proc, grace=5.0)
 
     def _run(self, what: str, command: str | None, to: str | None, force: bool) -> None:
         before = _route_summary(self.topo)

@@ -12,7 +12,6 @@ journaled with `by: runner`.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -27,6 +26,7 @@ from drills.journal import Journal
 from drills.runner.engine import Action, Cancelled, StepCall, StepError
 from drills.runner.gates import Approvals
 from drills.scenario.model import ExpectSpec, Scenario, Step
+from drills.topology.processes import stop_group
 
 SOURCE = "runner"
 POLL_S = 0.1
@@ -332,7 +332,7 @@ def run_shell(command: str, timeout: float, env: dict[str, str], call: StepCall,
                 raise StepError(f"`{command}` timed out after {timeout:g}s")
     finally:
         if proc.poll() is None:
-            _kill_group(proc)
+            stop_group(proc, grace=2.0)
             reader.join(2)
     details = {"exit_code": proc.returncode, "stdout": _tail(out["stdout"]), "stderr": _tail(out["stderr"])}
     if proc.returncode != 0:
@@ -340,19 +340,6 @@ def run_shell(command: str, timeout: float, env: dict[str, str], call: StepCall,
         said = _tail(out["stderr"] or out["stdout"], 300)
         raise StepError(f"`{command}` exited with {proc.returncode}" + (f": {said}" if said else ""))
     return details
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=2)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _tail(text: str, limit: int = 2000) -> str:

@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from drills.errors import EnvironmentProblem, MissingBinaryError
 from drills.topology.spec import REPO_ROOT
@@ -170,6 +171,22 @@ def stop(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
         time.sleep(0.02)
     reap(pids)
     return killed
+
+
+def stop_group(popen: subprocess.Popen[Any], grace: float = 2.0) -> None:
+    """Stop a command started with `start_new_session=True` (a user's shell step, controller
+    or load generator) with everything it spawned: SIGTERM to its process group, then SIGKILL
+    after `grace` seconds. A group that is already gone is not an error."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(popen.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            popen.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def reap(pids: Iterable[int]) -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from drills import events
+from drills.topology.processes import stop_group
 from drills.workload.ledger import outcome_counts, read_ledger
 from drills.workload.settings import WorkloadSettings
 
@@ -55,12 +55,7 @@ class ExternalWorkload:
         exit_status = None
         if proc is not None:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=5)
+                stop_group(proc, grace=10.0)
             exit_status = proc.returncode
         if self._log is not None:
             self._log.close()

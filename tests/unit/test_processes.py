@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from drills.topology.processes import allocate_ports, is_alive, port_is_free, reap, stop
+from drills.topology.processes import allocate_ports, is_alive, port_is_free, reap, stop, stop_group
 
 
 def test_a_zombie_child_is_not_alive_and_is_reaped_by_pid() -> None:
@@ -46,3 +46,21 @@ def test_stop_does_not_steal_other_childrens_exit_status() -> None:
 def test_allocated_ports_are_distinct_and_fixed_ones_checked() -> None:
     ports = allocate_ports({f"p{i}": 0 for i in range(10)})
     assert len(set(ports.values())) == 10 and all(port_is_free(p) for p in ports.values())
+
+
+def test_stop_group_takes_the_whole_group_even_when_sigterm_is_ignored(tmp_path) -> None:  # noqa: ANN001
+    pidfile = tmp_path / "child.pid"
+    script = f"trap '' TERM; sleep 60 & echo $! > {pidfile}; wait"
+    group = subprocess.Popen(["sh", "-c", script], start_new_session=True)
+    deadline = time.monotonic() + 5
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    child = int(pidfile.read_text())
+    t0 = time.monotonic()
+    stop_group(group, grace=0.3)
+    assert group.poll() is not None and time.monotonic() - t0 >= 0.3  # needed the SIGKILL
+    deadline = time.monotonic() + 5
+    while is_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not is_alive(child)
+    stop_group(group)  # already gone: not an error
