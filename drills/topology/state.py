@@ -178,6 +178,14 @@ class Topology:
         """Where `replica`'s IO thread connects to reach `source` (through Toxiproxy)."""
         return _split(self._proxy(self.link_proxy_name(source, replica)).listen)
 
+    def source_behind(self, port: int) -> str | None:
+        """The DC a replica reaches on `port` (the source port its replica status reports):
+        through a link proxy normally, or a server's own port if it was pointed there directly."""
+        for name, px in self.proxies.items():
+            if name.startswith("link:") and _split(px.listen)[1] == port:
+                return name[len("link:"):].split("->")[0]
+        return next((dc for dc, s in self.servers.items() if s.port == port), None)
+
     def etcd_address(self, via: Via = "observer") -> tuple[str, int]:
         if via == "service":
             return _split(self._proxy("etcd").listen)

@@ -17,17 +17,6 @@ from drills.mysql import admin
 from drills.topology.state import Topology
 
 
-def _source_of(topo: Topology, port: int) -> str | None:
-    """Which DC a replica's source port belongs to: a link proxy (normal) or a server (direct)."""
-    for name, px in topo.proxies.items():
-        if name.startswith("link:") and px.listen.endswith(f":{port}"):
-            return name[len("link:"):].split("->")[0]
-    for dc, s in topo.servers.items():
-        if s.port == port:
-            return dc
-    return None
-
-
 def server_status(topo: Topology, dc: str) -> dict[str, Any]:
     s = topo.servers[dc]
     out: dict[str, Any] = {"up": False, "flavor": s.flavor, "version": s.version, "host": s.host, "port": s.port, "pid": s.pid}
@@ -43,7 +32,7 @@ def server_status(topo: Topology, dc: str) -> dict[str, Any]:
         rs = admin.replica_status(conn)
         if rs is not None:
             out["replication"] = {
-                "source": _source_of(topo, rs.source_port),
+                "source": topo.source_behind(rs.source_port),
                 "source_address": f"{rs.source_host}:{rs.source_port}",
                 "io_running": rs.io_running,
                 "io_state": rs.io_state,
