@@ -31,7 +31,8 @@ def line_hash(line: str) -> str:
 
 
 def now_wall() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+    now = time.time()  # one reading: seconds and milliseconds must come from the same instant
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 class Journal:
@@ -50,6 +51,8 @@ class Journal:
                 self._seq = rec["seq"] + 1
             self._prev = _last_line_hash(self.path)
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        # flush() already survives a killed run; fsync also survives a machine crash, at a cost
+        self._fsync = bool(os.environ.get("DRILLS_JOURNAL_FSYNC"))
 
     def add_secret(self, value: str) -> None:
         if value:
@@ -73,7 +76,8 @@ class Journal:
                 line = line.replace(secret, "***")
             self._fh.write(line + "\n")
             self._fh.flush()
-            os.fsync(self._fh.fileno()) if os.environ.get("DRILLS_JOURNAL_FSYNC") else None
+            if self._fsync:
+                os.fsync(self._fh.fileno())
             self._prev = line_hash(line)
             self._seq += 1
             return json.loads(line)

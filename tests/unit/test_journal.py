@@ -105,3 +105,11 @@ def test_reopening_continues_the_chain(tmp_path: Path) -> None:
     head = _write(path, [("runner", "b", {})])
     v = verify(path, head)
     assert v.ok and v.lines == 2 and [r["seq"] for r in read(path)] == [0, 1]
+
+
+def test_wall_clock_seconds_and_milliseconds_come_from_one_reading(monkeypatch) -> None:  # noqa: ANN001
+    import drills.journal as journal_mod
+
+    readings = iter([1_700_000_000.999, 1_700_000_001.000])  # a second boundary between two reads
+    monkeypatch.setattr(journal_mod.time, "time", lambda: next(readings))
+    assert journal_mod.now_wall() == "2023-11-14T22:13:20.999Z"
