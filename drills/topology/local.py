@@ -247,7 +247,7 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
             info = admin.server_info(conn)
             s.version = info["version"]
             _bootstrap_users(conn, creds)
-            _load_schema(conn, spec, dc)
+            _load_schema(conn, spec.schema_file, spec.seed, dc)
         finally:
             conn.close()
 
@@ -361,11 +361,10 @@ def _for_dc(sql: str, dc: str) -> str:
     return sql.replace("{dc}", dc).replace("{dcn}", dc[-1]).replace("{dc_is_dc1}", "1" if dc == "dc1" else "0")
 
 
-def _load_schema(conn: pymysql.connections.Connection, spec: TopologySpec | Topology, dc: str) -> None:
+def _load_schema(conn: pymysql.connections.Connection, schema: str | Path, seed: str | Path | None, dc: str) -> None:
     """Schema on this side, unlogged (each side creates its own: DDL on filtered tables is
     filtered too), plus the per-side seed rows of filtered tables."""
-    schema = Path(spec.schema_file if isinstance(spec, Topology) else spec.schema_file)
-    seed = spec.seed_file if isinstance(spec, Topology) else spec.seed
+    schema = Path(schema)
     try:
         _exec_script(conn, "SET SESSION sql_log_bin = 0;\n" + schema.read_text(encoding="utf-8"))
         each = _seed_sections(seed).get("each")
@@ -488,7 +487,7 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
         for dc, conn in conns.items():
             _exec_script(conn, "SET SESSION sql_log_bin = 0; DROP DATABASE IF EXISTS app; DROP DATABASE IF EXISTS bi; "
                                "DROP DATABASE IF EXISTS percona; RESET MASTER; SET GLOBAL gtid_slave_pos = '';")
-            _load_schema(conn, topo, dc)
+            _load_schema(conn, topo.schema_file, topo.seed_file, dc)
     finally:
         for conn in conns.values():
             conn.close()
