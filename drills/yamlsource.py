@@ -8,12 +8,20 @@ so the YAML is composed into nodes first and every path is mapped back to the no
 that produced it.
 
 Durations are written the way operators write them (`2s`, `500ms`, `1.5m`) or as plain
-numbers of seconds; `Duration` turns all of them into float seconds.
+numbers of seconds; `Duration` turns all of them into float seconds, at most one day.
+
+Hostile or careless input must fail in bounded time with a located message, never a
+traceback: characters YAML refuses and bytes that are not UTF-8 are located by line and
+column (the YAML reader only knows a byte offset), values the YAML constructor cannot
+build (a 5,000-digit number, 2024-02-30) are located at their node, nesting is capped,
+and at most `MAX_REPORTED` problems are listed, the rest counted. Parsing uses libyaml
+when PyYAML has it: pure-Python composing of a 10,000-stage file takes seconds.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -25,6 +33,7 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import BaseModel, BeforeValidator, ValidationError, WithJsonSchema
 
+from drills.bulkload import gc_paused
 from drills.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,22 +46,37 @@ _UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s|sec|m|min|h)?\s*$")
 
 
+MAX_DURATION_S = 86_400.0
+"""The longest duration a scenario may give (one day). A drill is an exercise of minutes;
+a wait, timeout or objective of more than a day is a typo (`wait: 1.0e+300` would wait
+until interrupted), and `time.sleep` refuses values near 2**63 ns anyway."""
+
+
 def parse_duration(value: Any) -> float:
-    """"2s", "500ms", "1.5m", "1h", 3, 0.5 -> seconds. Negative or non-finite values are refused
-    because a timeout or an RTO objective of -1s has no meaning."""
+    """"2s", "500ms", "1.5m", "1h", 3, 0.5 -> seconds. Negative, non-finite or longer than
+    a day is refused: a timeout or an RTO objective of -1s or 1e300s has no meaning."""
+    expected = "expected a duration like 2s, 500ms, 1.5m or a number of seconds"
     if isinstance(value, bool):
-        raise ValueError("expected a duration like 2s, 500ms, 1.5m or a number of seconds, got a boolean")
-    if isinstance(value, int | float):
+        raise ValueError(f"{expected}, got a boolean")
+    if isinstance(value, int):  # compared as an int: float(10**400) would overflow
+        if value < 0:
+            raise ValueError(f"expected a non-negative duration, got {shown_value(value)}")
+        if value > MAX_DURATION_S:
+            raise ValueError(f"expected a duration of at most 24h (one day), got {shown_value(value)}")
         seconds = float(value)
+    elif isinstance(value, float):
+        seconds = value
     elif isinstance(value, str):
         m = _DURATION.match(value)
         if not m:
-            raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or a number of seconds, got {value!r}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+            raise ValueError(f"{expected}, got {shown_value(value)}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]  # 500 digits -> inf, refused below
     else:
-        raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or a number of seconds, got {type(value).__name__}")
-    if seconds != seconds or seconds in (float("inf"), float("-inf")) or seconds < 0:
-        raise ValueError(f"expected a non-negative, finite duration, got {value!r}")
+        raise ValueError(f"{expected}, got {type(value).__name__}")
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"expected a non-negative duration, got {shown_value(value)}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"expected a duration of at most 24h (one day), got {shown_value(value)}")
     return seconds
 
 
@@ -62,10 +86,10 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
                 {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*(ms|s|sec|m|min|h)?\s*$"},
             ],
-            "description": "a duration: 2s, 500ms, 1.5m, 1h, or a number of seconds",
+            "description": "a duration: 2s, 500ms, 1.5m, 1h, or a number of seconds; at most 24h",
         }
     ),
 ]
@@ -92,56 +116,158 @@ class Mark:
 
 @dataclass
 class SourceMap:
-    """Where each value (and each mapping key) of a document came from."""
+    """Where each value (and each mapping key) of a document came from. The YAML nodes'
+    own 0-based marks are kept as they are (building a Mark per node costs a third of the
+    time of indexing a 10,000-stage file) and converted when a message asks."""
 
     source: str
-    values: dict[Path_, Mark] = field(default_factory=dict)
-    keys: dict[Path_, Mark] = field(default_factory=dict)
+    values: dict[Path_, yaml.Mark] = field(default_factory=dict)
+    keys: dict[Path_, yaml.Mark] = field(default_factory=dict)
     visited: int = 0
 
-    def where(self, path: Path_, *, key: bool = False) -> str:
-        """`file:line:col` of the deepest known node on `path` (the key itself when `key`)."""
+    def mark(self, path: Path_, *, key: bool = False) -> Mark | None:
+        """Line and column of the deepest known node on `path` (the key itself when `key`)."""
         if key and path:
             m = self.keys.get(path) or self.keys.get((*path[:-1], str(path[-1])))
             if m is not None:
-                return f"{self.source}:{m.line}:{m.column}"
+                return _mark(m)
         for n in range(len(path), -1, -1):
             m = self.values.get(path[:n])
             if m is not None:
-                return f"{self.source}:{m.line}:{m.column}"
-        return f"{self.source}:1:1"
+                return _mark(m)
+        return None
+
+    def where(self, path: Path_, *, key: bool = False) -> str:
+        """`file:line:col` of the deepest known node on `path` (the key itself when `key`)."""
+        m = self.mark(path, key=key) or Mark(1, 1)
+        return f"{self.source}:{m.line}:{m.column}"
 
 
-def _mark(node: yaml.Node) -> Mark:
-    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+def _mark(mark: yaml.Mark) -> Mark:
+    return Mark(mark.line + 1, mark.column + 1)
 
 
+# YAML's line breaks (libyaml and PyYAML count lines by these, so positions computed here
+# agree with the marks of their own errors)
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def position(text: str, index: int) -> Mark:
+    """Line and column (1-based, in characters) of `text[index]`."""
+    line, line_start = 1, 0
+    for m in _BREAK.finditer(text, 0, index):
+        line, line_start = line + 1, m.end()
+    return Mark(line, index - line_start + 1)
+
+
+def decode_utf8(raw: bytes, source: str) -> str:
+    """Bytes of a file -> text; a byte that is not UTF-8 is a ConfigError at its line and
+    column (Python only says "at byte 1141", which nobody can find in an editor)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8")  # valid up to the first bad byte
+        at = position(before, len(before))
+        raise ConfigError(
+            f"{source}:{at.line}:{at.column}: not UTF-8 text: byte 0x{raw[exc.start]:02x} ({exc.reason})",
+            hint="save the file as UTF-8",
+        ) from None
+
+
+# What the YAML spec allows in a stream (PyYAML's and libyaml's readers refuse the rest,
+# but report only a character or byte offset).
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_C0_NAMES = ("NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF", "VT", "FF", "CR", "SO", "SI",
+             "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US")
+
+
+def _refuse_characters_yaml_cannot_hold(text: str, source: str) -> None:
+    m = _NOT_YAML.search(text)
+    if m is None:
+        return
+    code = ord(m.group())
+    name = _C0_NAMES[code] if code < 32 else ("DEL" if code == 0x7F else "")
+    kind = "control character" if code < 0xA0 else "character"
+    at = position(text, m.start())
+    raise ConfigError(
+        f"{source}:{at.line}:{at.column}: {kind} U+{code:04X}{f' ({name})' if name else ''} is not allowed in YAML",
+        hint=f"remove it; inside a double-quoted string it can be written as \\x{code:02x}" if code < 0x100
+        else "remove it",
+    )
+
+
+# ---- reading YAML ---------------------------------------------------------------------------
+
+MAX_DEPTH = 100  # deeper than any configuration needs; keeps every recursive walk bounded
 _MAX_NODES = 200_000  # aliases can expand a small file exponentially ("billion laughs")
 
 
+def _make_loader(base: type) -> type:
+    """A SafeLoader (libyaml's when given) whose failures carry the position of the node."""
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        _depth = -1  # the root node is at depth 0, as in _index_nodes
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            # only the pure-Python composer calls this (recursively, one frame per level);
+            # libyaml stops at 1000 levels on its own, with a position
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep=deep)
+            except (ValueError, OverflowError) as exc:  # int('9' * 5000), 2024-02-30 ...
+                raise yaml.constructor.ConstructorError(
+                    None, None, _unconstructible(node, exc), node.start_mark) from None
+
+    return Loader
+
+
+def _unconstructible(node: yaml.Node, exc: Exception) -> str:
+    text = node.value if isinstance(node, yaml.ScalarNode) else ""
+    kind = node.tag.rsplit(":", 1)[-1]
+    if kind == "int":
+        return f"a number of {len(text):,} characters is too long to be read"
+    return f"cannot read {shown_value(text)} as {kind}: {exc}"
+
+
+_LOADER = _make_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _index_nodes(node: yaml.Node, path: Path_, smap: SourceMap, depth: int = 0) -> None:
-    if depth > 100:
-        raise ConfigError(f"{smap.where(path)}: document nested deeper than 100 levels (recursive alias?)")
+    if depth > MAX_DEPTH:
+        m = _mark(node.start_mark)
+        raise ConfigError(f"{smap.source}:{m.line}:{m.column}: document nested deeper than {MAX_DEPTH} levels "
+                          "(or a recursive alias)")
     smap.visited += 1
     if smap.visited > _MAX_NODES:
-        raise ConfigError(f"{smap.where(path)}: document expands to more than {_MAX_NODES} values (aliases?)")
-    smap.values.setdefault(path, _mark(node))
+        m = _mark(node.start_mark)
+        raise ConfigError(f"{smap.source}:{m.line}:{m.column}: document holds more than {_MAX_NODES:,} values "
+                          "(or aliases expand to that many)")
+    smap.values.setdefault(path, node.start_mark)
     if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, Mark] = {}
+        seen: dict[Any, yaml.Mark] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # merged keys are positioned at the `<<` value; good enough for errors
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key is not None:
                 if key in seen:
-                    first = seen[key]
+                    at = _mark(key_node.start_mark)
                     raise ConfigError(
-                        f"{smap.source}:{_mark(key_node).line}:{_mark(key_node).column}: key `{key}` "
-                        f"appears twice in the same mapping (first at line {first.line})"
+                        f"{smap.source}:{at.line}:{at.column}: key `{key_text(key)}` "
+                        f"appears twice in the same mapping (first at line {seen[key].line + 1})"
                     )
-                seen[key] = _mark(key_node)
+                seen[key] = key_node.start_mark
                 child = (*path, key)
-                smap.keys.setdefault(child, _mark(key_node))
+                smap.keys.setdefault(child, key_node.start_mark)
                 _index_nodes(value_node, child, smap, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
@@ -149,44 +275,59 @@ def _index_nodes(node: yaml.Node, path: Path_, smap: SourceMap, depth: int = 0) 
 
 
 def parse(text: str, source: str = "<string>") -> tuple[Any, SourceMap]:
-    """YAML text -> (plain Python document, source map). Syntax errors become ConfigError."""
+    """YAML text -> (plain Python document, source map). Any problem -> located ConfigError.
+
+    The text is composed once into nodes (which carry positions); the document is then
+    constructed from those same nodes, so positions and values cannot disagree."""
+    _refuse_characters_yaml_cannot_hold(text, source)
     smap = SourceMap(source)
+    loader = _LOADER(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
+        with gc_paused():
+            node = loader.get_single_node()
+            if node is None:
+                return None, smap
             _index_nodes(node, (), smap)
-        doc = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
-    except ConfigError:
-        raise
+            doc = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else f"{source}:1:1"
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
+    except yaml.YAMLError as exc:  # unmarked (the characters that could cause it are refused above)
         raise ConfigError(f"{source}:1:1: not valid YAML: {exc}") from None
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
-        # e.g. a float that does not fit, or a key that cannot be hashed
-        raise ConfigError(f"{source}:1:1: not valid YAML: {exc}") from None
+        # a safety net: construction errors are located per node above and nesting is
+        # capped, so the fuzz tests never reach this; a message beats a traceback
+        raise ConfigError(f"{source}:1:1: not valid YAML: {shown_value(str(exc), 200)}") from None
+    finally:
+        loader.dispose()
     return doc, smap
 
 
 # ---- validation errors -> located messages --------------------------------------------
 
 
-def _doc_path(doc: Any, loc: tuple[Any, ...]) -> Path_:
+def _doc_path(doc: Any, loc: tuple[Any, ...], *, missing: bool = False) -> Path_:
     """pydantic's loc also holds union tags and type names (`str`, `function-after[...]`);
-    keep only the elements that walk the actual document."""
+    keep only the elements that walk the actual document (plus, for a `missing` error,
+    the name of the missing key, so the message can say which one)."""
     path: list[str | int] = []
     cur = doc
     for i, elem in enumerate(loc):
-        if isinstance(cur, Mapping) and elem in cur or isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur):
+        if isinstance(cur, Mapping) and _in(elem, cur) or isinstance(cur, list) and isinstance(elem, int) and 0 <= elem < len(cur):
             path.append(elem)
             cur = cur[elem]
-        elif i == len(loc) - 1 and isinstance(cur, Mapping):
-            # a missing field: keep its name so the message can say which one
+        elif missing and i == len(loc) - 1 and isinstance(cur, Mapping):
             path.append(elem)
     return tuple(path)
+
+
+def _in(key: Any, mapping: Mapping[Any, Any]) -> bool:
+    try:
+        return key in mapping
+    except TypeError:  # an unhashable element of loc
+        return False
 
 
 def _unwrap(tp: Any) -> list[Any]:
@@ -247,6 +388,30 @@ def did_you_mean(word: str, choices: list[str]) -> str | None:
     return close[0] if close else None
 
 
+def shown_value(value: Any, width: int = 60) -> str:
+    """A value as a message may quote it: short, and safe for any value (the repr of a
+    10,000-digit integer raises, a 10 MB string would flood the terminal)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        magnitude = abs(value)
+        digits = int((magnitude.bit_length() - 1) * math.log10(2)) + 1  # the digits of 2**(bits-1): one short at most
+        digits += magnitude >= 10**digits
+        return f"a number of {digits:,} digits"
+    if isinstance(value, str) and len(value) > width:
+        value = value[:width]
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def key_text(key: Any, width: int = 60) -> str:
+    """A mapping key as a message shows it between backticks: as written, cut to `width`,
+    with line breaks escaped (a folded multi-line key must not split a message in two)."""
+    if not isinstance(key, str):
+        return shown_value(key, width)
+    if not key.isprintable():
+        key = repr(key)[1:-1]
+    return key if len(key) <= width else key[: width - 3] + "..."
+
+
 def _describe_input(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
@@ -254,14 +419,13 @@ def _describe_input(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing (null)"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown_value(value)
 
 
 def _dotted(path: Path_) -> str:
     out = ""
     for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        out += f"[{p}]" if isinstance(p, int) else (f".{key_text(p)}" if out else key_text(p))
     return out or "(top level)"
 
 
@@ -280,37 +444,95 @@ _PLAIN = {
 }
 
 
-def format_errors(exc: ValidationError, doc: Any, smap: SourceMap, model_cls: type[BaseModel]) -> list[str]:
-    """One located, human message per pydantic error."""
-    messages: list[str] = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err.get("loc", ()))
-        etype = err.get("type", "")
-        path = _doc_path(doc, loc)
-        if etype == "extra_forbidden":
-            key = loc[-1] if loc else "?"
-            choices = allowed_keys(model_cls, loc[:-1])
-            suggestion = did_you_mean(str(key), choices)
-            hint = f"; did you mean `{suggestion}`?" if suggestion else ""
-            expected = f" (expected one of: {', '.join(choices)})" if choices else ""
-            where = smap.where(path, key=True)
-            messages.append(f"{where}: unknown key `{key}` in {_dotted(path[:-1])}{hint}{expected}")
-        elif etype == "missing":
-            name = loc[-1] if loc else "?"
-            where = smap.where(path[:-1] if path and path[-1] == name else path)
-            messages.append(f"{where}: {_dotted(path[:-1] if path and path[-1] == name else path)}: missing required key `{name}`")
-        else:
-            msg = _PLAIN.get(etype) or err.get("msg", "invalid value")
-            msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            where = smap.where(path)
-            got = "" if "got " in msg else f" (got {_describe_input(err.get('input'))})"
-            messages.append(f"{where}: {_dotted(path)}: {msg}{got}")
-    # one error per location is enough; unions make pydantic report every member's opinion
-    unique: list[str] = []
-    for m in messages:
-        if m not in unique:
-            unique.append(m)
-    return unique
+MAX_REPORTED = 50
+"""Problems listed per file; the rest are counted. A file with 50,000 unknown keys needs
+the first few and a count, not 8 MB of messages."""
+
+
+def _is_type_mismatch(error_type: str) -> bool:
+    return error_type.endswith("_type") or error_type in ("is_instance_of", "path_type")
+
+
+def _relevant(doc: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop a union member's "wrong type" complaint where another member said something
+    about the same value or inside it: for `topology: {ports: {dc1: 99999}}` the user wants
+    the port's range, not that a mapping is not a path. Without a union, a wrong type at a
+    path leaves nothing validated at or below it, so only union noise is dropped."""
+    if not any(_is_type_mismatch(err["type"]) for err in errors):
+        return errors
+    paths = [_doc_path(doc, tuple(err["loc"])) for err in errors]
+    specific: set[Path_] = set()
+    for path, err in zip(paths, errors, strict=True):
+        if not _is_type_mismatch(err["type"]):
+            specific.update(path[:n] for n in range(len(path) + 1))
+    return [err for path, err in zip(paths, errors, strict=True)
+            if not (_is_type_mismatch(err["type"]) and path in specific)]
+
+
+def _message(path: Path_, err: dict[str, Any], smap: SourceMap, model_cls: type[BaseModel]) -> str:
+    loc = tuple(err.get("loc", ()))
+    etype = err.get("type", "")
+    if etype == "extra_forbidden":
+        key = loc[-1] if loc else "?"
+        choices = allowed_keys(model_cls, loc[:-1])
+        suggestion = did_you_mean(str(key), choices)
+        hint = f"; did you mean `{suggestion}`?" if suggestion else ""
+        expected = f" (expected one of: {', '.join(choices)})" if choices else ""
+        return f"{smap.where(path, key=True)}: unknown key `{key_text(key)}` in {_dotted(path[:-1])}{hint}{expected}"
+    if etype == "missing":
+        name = loc[-1] if loc else "?"
+        parent = path[:-1] if path and path[-1] == name else path
+        return f"{smap.where(parent)}: {_dotted(parent)}: missing required key `{name}`"
+    msg = _PLAIN.get(etype) or err.get("msg", "invalid value")
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    got = "" if "got " in msg else f" (got {_describe_input(err.get('input'))})"
+    return f"{smap.where(path)}: {_dotted(path)}: {msg}{got}"
+
+
+def format_errors(
+    exc: ValidationError, doc: Any, smap: SourceMap, model_cls: type[BaseModel], *, limit: int = MAX_REPORTED,
+) -> list[str]:
+    """One located, human message per problem, at most `limit` of them; when there are
+    more, a last line (located at the first one not listed) counts the rest."""
+    return _format(exc, doc, smap, model_cls, limit)[0]
+
+
+def _format(
+    exc: ValidationError, doc: Any, smap: SourceMap, model_cls: type[BaseModel], limit: int,
+) -> tuple[list[str], int]:
+    """(messages, number of problems). Linear in the number of errors: only the messages
+    listed are formatted and located (a did-you-mean costs a fuzzy match), duplicates are
+    found with a dict."""
+    distinct: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for err in _relevant(doc, exc.errors(include_url=False)):
+        distinct.setdefault((tuple(err["loc"]), err["type"], err["msg"]), err)
+    problems = list(distinct.values())
+
+    def path_of(err: dict[str, Any]) -> Path_:
+        return _doc_path(doc, tuple(err["loc"]), missing=err["type"] == "missing")
+
+    # unions make pydantic report every member's opinion; one message per text is enough
+    messages = list(dict.fromkeys(_message(path_of(err), err, smap, model_cls) for err in problems[:limit]))
+    if len(problems) <= limit:
+        return messages, len(messages)
+    first_unlisted = problems[limit]
+    where = smap.where(path_of(first_unlisted), key=first_unlisted["type"] == "extra_forbidden")
+    more = len(problems) - limit
+    return [*messages, more_problems(where, more, limit)], len(messages) + more
+
+
+def more_problems(where: str, count: int, limit: int = MAX_REPORTED) -> str:
+    """The last line of a capped list, located at the first problem not listed."""
+    return f"{where}: ... and {count:,} more problems from here on (only the first {limit} are listed)"
+
+
+def problems_error(source: str, messages: list[str], total: int | None = None) -> ConfigError:
+    """One ConfigError for located messages: a single problem is the message itself;
+    several get their count (`total`, when the list was capped) first."""
+    if len(messages) == 1:
+        return ConfigError(messages[0])
+    total = len(messages) if total is None else total
+    return ConfigError(f"{source}: {total:,} problems\n" + "\n".join(f"  {m}" for m in messages))
 
 
 # ---- entry points ---------------------------------------------------------------------------
@@ -321,12 +543,12 @@ def validate_document(doc: Any, smap: SourceMap, model_cls: type[M], *, context:
     if doc is None:
         doc = {}
     try:
-        return model_cls.model_validate(doc, context=context)
+        with gc_paused():
+            return model_cls.model_validate(doc, context=context)
     except ValidationError as exc:
-        messages = format_errors(exc, doc, smap, model_cls)
-        head = messages[0] if len(messages) == 1 else f"{smap.source}: {len(messages)} problems"
-        body = "" if len(messages) == 1 else "\n" + "\n".join(f"  {m}" for m in messages)
-        raise ConfigError(head + body) from None
+        with gc_paused():
+            messages, total = _format(exc, doc, smap, model_cls, MAX_REPORTED)
+        raise problems_error(smap.source, messages, total) from None
 
 
 def load_text(text: str, model_cls: type[M], source: str = "<string>", *, context: dict[str, Any] | None = None) -> M:
@@ -335,17 +557,20 @@ def load_text(text: str, model_cls: type[M], source: str = "<string>", *, contex
     return validate_document(doc, smap, model_cls, context=context)
 
 
+def read_text(path: Path) -> str:
+    """A configuration file's text; unreadable or not UTF-8 -> ConfigError naming it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return decode_utf8(raw, str(path))
+
+
 def load_model(path: str | Path, model_cls: type[M], *, context: dict[str, Any] | None = None) -> M:
     """Read a YAML file into `model_cls`. Any problem -> ConfigError with file:line:column."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{p}: is a directory, expected a YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
-    return load_text(text, model_cls, str(p), context=context)
+    return load_text(read_text(p), model_cls, str(p), context=context)

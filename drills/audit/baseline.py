@@ -19,6 +19,7 @@ import yaml
 
 from drills.audit.rules import Finding
 from drills.errors import ConfigError
+from drills.filter_list import decode_utf8, read_yaml, shown
 
 
 @dataclass(frozen=True)
@@ -46,34 +47,29 @@ class Baseline:
 def load_baseline(path: str | Path) -> Baseline:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read baseline: {exc.strerror}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark else str(p)
-        raise ConfigError(f"{where}: baseline is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if doc is None:
+    root = read_yaml(decode_utf8(data, str(p), "the baseline"), str(p))
+    if root is None or root.kind == "scalar" and root.text() == "":
         return Baseline([], str(p))
-    if not isinstance(doc, dict) or not isinstance(doc.get("accepted", []), list):
-        raise ConfigError(f"{p}:1: expected a mapping with `accepted:` and a list of {{rule, subject, reason}}")
-    lines = _item_lines(node)
+    fields = {k.value: v for k, v in root.value} if root.kind == "map" else {}
+    items = fields.get("accepted")
+    if root.kind != "map" or items is not None and items.kind != "seq" and items.text() != "":
+        raise ConfigError(f"{p}:{root.line}: expected a mapping with `accepted:` and a list of {{rule, subject, reason}}")
     accepted = []
-    for i, item in enumerate(doc.get("accepted") or []):
-        line = lines[i] if i < len(lines) else None
-        where = f"{p}:{line}" if line else str(p)
-        if not isinstance(item, dict) or not item.get("rule") or not item.get("subject"):
-            raise ConfigError(f"{where}: an accepted finding needs `rule:` and `subject:`")
-        unknown = set(item) - {"rule", "subject", "reason", "message"}
+    for item in items.value if items is not None and items.kind == "seq" else []:
+        where = f"{p}:{item.line}"
+        values = {k.value: v.text() for k, v in item.value} if item.kind == "map" else {}
+        if not values.get("rule") or not values.get("subject"):
+            raise ConfigError(f"{where}: an accepted finding needs `rule:` and `subject:` (text)")
+        unknown = set(values) - {"rule", "subject", "reason", "message"}
         if unknown:
-            raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; expected rule, subject, reason")
-        reason = str(item.get("reason") or "").strip()
+            raise ConfigError(f"{where}: unknown field(s) {sorted(shown(u) for u in unknown)[:5]}; expected rule, subject, reason")
+        reason = (values.get("reason") or "").strip()
         if not reason:
-            raise ConfigError(f"{where}: accepted finding {item['rule']} `{item['subject']}` has no reason; say why it is accepted")
-        accepted.append(Accepted(str(item["rule"]), str(item["subject"]), reason, line))
+            raise ConfigError(f"{where}: accepted finding {shown(values['rule'])} {shown(values['subject'])} has no reason; say why it is accepted")
+        accepted.append(Accepted(values["rule"], values["subject"], reason, item.line))  # type: ignore[arg-type]
     return Baseline(accepted, str(p))
 
 
@@ -91,13 +87,3 @@ def write_baseline(path: str | Path, findings: list[Finding], reason: str | None
     header = "# Findings of `drills audit` accepted on purpose. Every entry needs a reason.\n"
     Path(path).write_text(header + yaml.safe_dump({"accepted": items}, sort_keys=False, allow_unicode=True, width=200), encoding="utf-8")
     return len(items)
-
-
-def _item_lines(node: object) -> list[int]:
-    try:
-        for key, value in node.value:  # type: ignore[attr-defined]
-            if key.value == "accepted":
-                return [child.start_mark.line + 1 for child in value.value]
-    except (AttributeError, TypeError):
-        pass
-    return []

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from drills.audit import evidence
 from drills.audit.schema import SYSTEM_DATABASES, Column, ForeignKey, Schema, Table
 from drills.audit.traffic import Traffic
-from drills.errors import ConfigError, EnvironmentProblem
+from drills.dsn import Dsn
+from drills.dsn import parse_dsn as _parse_dsn
+from drills.errors import EnvironmentProblem
 from drills.filter_list import FilterList
 from drills.mysql import admin
 
@@ -26,30 +27,8 @@ SAMPLE_ROWS = 1000  # rows of an environment-candidate table compared between th
 BINLOG_EVENTS = 20_000  # most recent binlog events read per server for observed writes
 
 
-@dataclass(frozen=True)
-class Dsn:
-    user: str
-    password: str
-    host: str
-    port: int
-    database: str | None = None
-
-    def masked(self) -> str:
-        """What may be shown: never the password."""
-        return f"mysql://{self.user}@{self.host}:{self.port}" + (f"/{self.database}" if self.database else "")
-
-
 def parse_dsn(text: str) -> Dsn:
-    parts = urlsplit(text)
-    if parts.scheme not in ("mysql", "mariadb") or not parts.hostname:
-        shown = re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", text)
-        raise ConfigError(f"--dsn {shown!r}: expected mysql://USER:PASSWORD@HOST:PORT[/DATABASE]")
-    try:
-        port = parts.port or 3306
-    except ValueError:
-        raise ConfigError(f"--dsn for host {parts.hostname}: the port is not a number") from None
-    return Dsn(unquote(parts.username or "root"), unquote(parts.password or ""), parts.hostname, port,
-               parts.path.lstrip("/") or None)
+    return _parse_dsn(text, "--dsn", database=True)
 
 
 @dataclass

@@ -4,53 +4,52 @@ thousands of tables.
 Testing every entry against every table (O(tables x entries) LIKE matches) takes seconds
 at 10,000 x 1,000, too slow for a check run on every commit. Instead: exact entries are a
 dictionary lookup, and each wildcard pattern is tried only on the tables that share its
-literal prefix (the text before its first `%` or `_`), found by bisecting the sorted table
-names. Typical patterns (`app.tmp_%`, `bi.%`) then touch only their own tables; a pattern
-starting with a wildcard (`%.tmp%`) still scans everything, correctly.
+literal prefix (the text before its first `%` or unescaped `_`), found by bisecting the
+folded, sorted table names. Typical patterns (`app.tmp\\_%`, `bi.%`) then touch only their
+own tables; a pattern starting with a wildcard (`%.tmp%`) still scans everything,
+correctly. Each match is linear (`drills.filter_list.WildPattern`), so no pattern, however
+many `%` it has, can make the audit hang.
 """
 
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from drills.filter_list import FilterEntry, FilterList
+from drills.filter_list import (
+    ANY_RUN,
+    FilterEntry,
+    FilterList,
+    compile_pattern,
+    fold_pattern_text,
+    fold_table_name,
+    literal_prefix,
+    pattern_atoms,
+)
+
+__all__ = ["FilterIndex", "literal_prefix", "meant_pattern", "naive_match"]
 
 
-@lru_cache(maxsize=4096)
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """LIKE pattern -> compiled regex (case-insensitive, like `drills.filter_list.like_match`)."""
-    rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile(rx, re.IGNORECASE | re.DOTALL)
-
-
-@lru_cache(maxsize=4096)
-def separator_regex(pattern: str) -> re.Pattern[str]:
-    """The pattern as its author most likely meant it: an `_` written between a letter and a
-    letter or `%` (`tmp_%`, `job_log`) taken as a literal underscore. Used to spot tables a
-    pattern matches only because LIKE's `_` matches any character."""
+def meant_pattern(pattern: str) -> str:
+    """The pattern as its author most likely meant it: an unescaped `_` written between a
+    letter and a letter or `%` (`tmp_%`, `job_log`) taken as a literal underscore (`tmp\\_%`).
+    Tables the pattern matches but this one does not are matched only because LIKE's `_`
+    matches any character."""
+    atoms = pattern_atoms(pattern)
     out = []
-    for i, c in enumerate(pattern):
-        if c == "%":
-            out.append(".*")
-        elif c == "_":
-            prev = pattern[i - 1] if i else ""
-            nxt = pattern[i + 1] if i + 1 < len(pattern) else ""
-            literal = prev.isalpha() and (nxt.isalpha() or nxt == "%")
-            out.append("_" if literal else ".")
+    for i, atom in enumerate(atoms):
+        prev = atoms[i - 1] if i else None
+        nxt = atoms[i + 1] if i + 1 < len(atoms) else None
+        if atom is None:
+            literal = isinstance(prev, str) and prev != ANY_RUN and prev.isalpha() and (
+                nxt == ANY_RUN or isinstance(nxt, str) and nxt.isalpha())
+            out.append("\\_" if literal else "_")
+        elif atom == ANY_RUN:
+            out.append("%")
         else:
-            out.append(re.escape(c))
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
-
-
-def literal_prefix(pattern: str) -> str:
-    for i, c in enumerate(pattern):
-        if c in "%_":
-            return pattern[:i]
-    return pattern
+            out.append("\\" + atom if atom in "%_\\" else atom)
+    return "".join(out)
 
 
 @dataclass
@@ -63,22 +62,22 @@ class FilterIndex:
 
     @classmethod
     def build(cls, filter_list: FilterList, table_keys: Iterable[str]) -> FilterIndex:
-        names = sorted({k.lower() for k in table_keys})
+        keys = sorted({k.lower() for k in table_keys})
+        folded = sorted((fold_pattern_text(k), k) for k in keys)
+        folded_names = [f for f, _ in folded]
+        exact: dict[str, list[str]] = {}
+        for k in keys:
+            exact.setdefault(fold_table_name(k), []).append(k)
         index = cls(filter_list)
-        present = set(names)
         for i, entry in enumerate(filter_list.entries):
-            name = entry.name.lower()
             if not entry.wildcard:
-                matched = [name] if name in present else []
+                matched = list(exact.get(fold_table_name(entry.name), []))
             else:
-                prefix = literal_prefix(name)
-                lo = bisect.bisect_left(names, prefix)
-                hi = bisect.bisect_left(names, prefix + "\U0010ffff") if prefix else len(names)
-                rx = like_regex(name)
-                if prefix == name:  # a "pattern" without wildcards
-                    matched = [name] if name in present else []
-                else:
-                    matched = [t for t in names[lo:hi] if rx.fullmatch(t)]
+                pattern = compile_pattern(entry.name)
+                prefix = pattern.prefix
+                lo = bisect.bisect_left(folded_names, prefix)
+                hi = bisect.bisect_left(folded_names, prefix + "\U0010ffff") if prefix else len(folded_names)
+                matched = sorted(k for f, k in folded[lo:hi] if pattern.matches_folded(f))
             index.tables_by_entry[i] = matched
             for t in matched:
                 index.entries_by_table.setdefault(t, []).append(i)
@@ -96,10 +95,9 @@ class FilterIndex:
 
 def naive_match(filter_list: FilterList, table_keys: Iterable[str]) -> dict[str, list[int]]:
     """The O(tables x entries) baseline the benchmark compares against."""
-    compiled = [(i, e.wildcard, like_regex(e.name.lower()) if e.wildcard else e.name.lower()) for i, e in enumerate(filter_list.entries)]
     out: dict[str, list[int]] = {}
     for t in {k.lower() for k in table_keys}:
-        for i, wild, m in compiled:
-            if (m.fullmatch(t) if wild else m == t):  # type: ignore[union-attr]
+        for i, entry in enumerate(filter_list.entries):
+            if entry.matches(t):
                 out.setdefault(t, []).append(i)
     return out

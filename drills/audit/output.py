@@ -55,20 +55,33 @@ def _display_path(path: str) -> str:
         return path
 
 
+TEXT_FINDINGS_PER_RULE = 20  # per rule and severity; the other formats list every finding
+
+
 def render_text(result: AuditResult) -> str:
+    """For a person: grouped by severity, at most TEXT_FINDINGS_PER_RULE findings of each rule
+    (a list of 100,000 typos must not print 30 MB), then how many more there are."""
     out: list[str] = []
     for sev in sorted(Severity, reverse=True):
         group = [f for f in result.findings if f.severity == sev]
         if not group:
             continue
         out.append(f"{sev.label.upper()} ({len(group)})")
+        shown: dict[str, int] = {}
         for f in group:
+            shown[f.rule.id] = shown.get(f.rule.id, 0) + 1
+            if shown[f.rule.id] > TEXT_FINDINGS_PER_RULE:
+                continue
             where = _where(f)
             out.append(f"  {f.rule.id} {f.rule.name}: {f.message}" + (f"  [{where}]" if where else ""))
             for e in f.evidence:
                 out.append(f"      - {e}")
             out.append(f"      why: {f.rule.rationale}")
             out.append(f"      fix: {f.rule.fix}")
+        for rule_id, n in shown.items():
+            if n > TEXT_FINDINGS_PER_RULE:
+                out.append(f"  ... and {n - TEXT_FINDINGS_PER_RULE:,} more {rule_id} {sev.label} finding(s); "
+                           "--format json or sarif lists them all")
         out.append("")
     counts = result.counts()
     summary = ", ".join(f"{n} {label}" for label, n in counts.items() if n) or "no findings"

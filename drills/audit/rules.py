@@ -15,10 +15,10 @@ from enum import IntEnum
 from functools import cached_property
 
 from drills.audit import evidence
-from drills.audit.matcher import FilterIndex, like_regex, separator_regex
+from drills.audit.matcher import FilterIndex, meant_pattern
 from drills.audit.schema import Column, Schema, Table
 from drills.audit.traffic import Traffic
-from drills.filter_list import FilterEntry, FilterList
+from drills.filter_list import ANY_RUN, FilterEntry, FilterList, compile_pattern, like_match, pattern_atoms
 
 
 class Severity(IntEnum):
@@ -188,11 +188,12 @@ def _entry_matches_nothing(ctx: AuditContext) -> Iterator[Finding]:
     names_by_db: dict[str, list[str]] = {}
     for key in sorted(ctx.all_table_keys):
         names_by_db.setdefault(key.split(".", 1)[0], []).append(key)
+    budget = HINT_BUDGET
     for i, entry in enumerate(ctx.filter_list.entries):
         if ctx.index.tables_for(i):
             continue
-        db = entry.name.split(".", 1)[0].lower()
-        db_known = any(like_regex(db).fullmatch(d) for d in known_dbs) if entry.wildcard else db in known_dbs
+        db = _database_part(entry)
+        db_known = any(like_match(db, d) for d in known_dbs) if entry.wildcard else db in known_dbs
         if not db_known:
             yield ctx.finding(ENTRY_MATCHES_NOTHING, entry.name,
                               f"`{entry.name}` matches no table: database `{db}` is not in the audited schema",
@@ -200,7 +201,10 @@ def _entry_matches_nothing(ctx: AuditContext) -> Iterator[Finding]:
                               evidence=["give that database's dump (or a live server) to audit this entry"])
             continue
         same_db = names_by_db.get(db, [])  # a typo is looked for among its own database's tables
-        hint = difflib.get_close_matches(entry.name.lower(), same_db, n=1, cutoff=0.8) if not entry.wildcard else []
+        hint: list[str] = []
+        if not entry.wildcard and budget >= len(same_db):  # bounded: a list of 100,000 typos gets hints for the first ones
+            budget -= len(same_db)
+            hint = difflib.get_close_matches(entry.name.lower(), same_db, n=1, cutoff=0.8)
         if entry.wildcard:  # a pattern for DBA temporary tables may rightly match nothing today
             yield ctx.finding(ENTRY_MATCHES_NOTHING, entry.name, f"pattern `{entry.name}` matches no table",
                               severity=Severity.WARNING, entry=entry,
@@ -209,6 +213,27 @@ def _entry_matches_nothing(ctx: AuditContext) -> Iterator[Finding]:
         yield ctx.finding(ENTRY_MATCHES_NOTHING, entry.name, f"table `{entry.name}` matches no table"
                           + (f"; did you mean `{ctx.table(hint[0]).full_name}`?" if hint else ""),  # type: ignore[union-attr]
                           entry=entry)
+
+
+HINT_BUDGET = 50_000  # name comparisons spent on did-you-mean hints in one audit (bounded work)
+
+
+def _database_part(entry: FilterEntry) -> str:
+    """The entry's text before its first `.` (lower case): the database an exact entry names,
+    or the pattern its database must match."""
+    return _split_pattern(entry.name)[0].lower() if entry.wildcard else entry.name.split(".", 1)[0].lower()
+
+
+def _split_pattern(pattern: str) -> tuple[str, list[str | None]]:
+    """(source text before the first `.`, atoms after it) of a pattern; escapes kept in the text."""
+    atoms = pattern_atoms(pattern)
+    raw, i = [], 0
+    while i < len(pattern):
+        step = 2 if pattern[i] == "\\" and i + 1 < len(pattern) else 1
+        raw.append(pattern[i:i + step])
+        i += step
+    k = atoms.index(".") if "." in atoms else len(atoms)
+    return "".join(raw[:k]), atoms[k + 1:]
 
 
 # ---- AUD103 ---------------------------------------------------------------------------------
@@ -229,14 +254,16 @@ def _wildcard_too_broad(ctx: AuditContext) -> Iterator[Finding]:
         matched = ctx.index.tables_for(i)
         if not matched:
             continue
-        strict = separator_regex(entry.name.lower())
-        loose = [t for t in matched if not strict.fullmatch(t)]
+        meant = meant_pattern(entry.name)
+        strict = compile_pattern(meant)
+        loose = [t for t in matched if not strict.matches(t)]
         if loose:
             yield ctx.finding(WILDCARD_TOO_BROAD, entry.name,
                               f"pattern `{entry.name}` matches {_names(ctx, loose)} only because `_` matches any character",
-                              entry=entry, evidence=[f"{len(loose)} of {len(matched)} matched tables"])
+                              entry=entry, evidence=[f"{len(loose)} of {len(matched)} matched tables",
+                                                     f"write `{meant}` for a literal underscore"])
             continue
-        whole_db = entry.name.split(".", 1)[1] == "%"  # a whole application's schema: deliberate
+        whole_db = set(_split_pattern(entry.name)[1]) == {ANY_RUN}  # a whole application's schema: deliberate
         business = [] if whole_db else [(t, refs[t]) for t in matched if refs.get(t)]
         if business:
             t, users = business[0]

@@ -15,7 +15,7 @@ error with file and line, never a guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,8 +25,18 @@ from drills.errors import ConfigError
 MAX_ROWS_PER_TABLE = 20_000  # seed rows kept per table; env/sequence evidence needs few
 
 
+MAX_MESSAGE_CHARS = 600
+MAX_IDENTIFIER_CHARS = 64  # MySQL and MariaDB refuse longer database, table and column names
+
+
 class SchemaParseError(ConfigError):
-    """A dump the audit cannot read; the message carries file:line and what was expected."""
+    """A dump the audit cannot read; the message carries file:line and what was expected.
+    Cut to MAX_MESSAGE_CHARS: a name quoted from a hostile dump may be megabytes long."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = f"{message[:MAX_MESSAGE_CHARS]}... ({len(message):,} characters)"
+        super().__init__(message, hint=hint)
 
 
 @lru_cache(maxsize=8)
@@ -74,8 +84,11 @@ def split_statements(text: str, file: str) -> list[Statement]:
         delimiter, start = m.group(1), m.end()
     regions.append((delimiter, start, len(text)))
 
+    line_at_lo, counted_to = 1, 0  # counted incrementally: a dump with many routines has many DELIMITER regions
     for delim, lo, hi in regions:
-        line = text.count("\n", 0, lo) + 1
+        line_at_lo += text.count("\n", counted_to, lo)
+        counted_to = lo
+        line = line_at_lo
         lexer = _statement_lexer(delim)
         parts: list[str] = []
         comments: list[str] = []
@@ -217,16 +230,16 @@ class _Tokens:
 
     def identifier(self, what: str = "a name") -> str:
         kind, value = self.peek()
-        if kind == "bq":
-            self.i += 1
-            return _unquote(value)
-        if kind == "word":
-            self.i += 1
-            return value
-        if kind == "str" and value[0] == '"':
-            self.i += 1
-            return _unquote(value)
-        raise self.error(what)
+        if kind == "bq" or kind == "str" and value[0] == '"':
+            name = _unquote(value)
+        elif kind == "word":
+            name = value
+        else:
+            raise self.error(what)
+        if len(name) > MAX_IDENTIFIER_CHARS:
+            raise self.error(f"{what} of at most {MAX_IDENTIFIER_CHARS} characters")
+        self.i += 1
+        return name
 
     def qualified_name(self, what: str) -> tuple[str | None, str]:
         first = self.identifier(what)
@@ -289,11 +302,15 @@ def parse_dumps(paths: Iterable[str | Path], *, database: str | None = None, lab
     for path in paths:
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8", errors="replace")
+            # bytes, not read_text(): universal newlines would count a lone \r as a line and shift every line number;
+            # not strict UTF-8: binary columns in a dump without --hex-blob are raw bytes
+            text = p.read_bytes().decode("utf-8", errors="replace")
         except OSError as exc:
             raise SchemaParseError(f"{p}: cannot read schema dump: {exc.strerror}") from None
         schema.sources.append(str(p))
-        _parse_text(text, str(p), schema, database, pending_rows)
+        if not _parse_text(text, str(p), schema, database, pending_rows):
+            raise SchemaParseError(f"{p}:1: no table found: no CREATE TABLE, CREATE SEQUENCE or INSERT statement; "
+                                   "expected a dump written by mysqldump or mariadb-dump")
     for key, columns, rows, _file, _line in pending_rows:
         table = schema.get(key)
         if table is None:
@@ -327,8 +344,17 @@ def _reorder(rows: list[tuple[object, ...]], columns: list[str], order: list[str
     return [tuple(r[index[c.lower()]] if c.lower() in index and index[c.lower()] < len(r) else None for c in order) for r in rows]
 
 
-def _parse_text(text: str, file: str, schema: Schema, database: str | None, pending_rows: list) -> None:
+_CREATE_VIEW = re.compile(
+    r"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?(?:DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)"
+    r"(?:\s*@\s*(?:`[^`]*`|'[^']*'|\S+))?\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?VIEW\s",
+    re.I,
+)
+
+
+def _parse_text(text: str, file: str, schema: Schema, database: str | None, pending_rows: list) -> int:
+    """Read one file into `schema`; returns how many table definitions and INSERTs it held."""
     current_db = database
+    found = 0
     for stmt in split_statements(text, file):
         for comment in stmt.comments:
             m = _HEADER_DB.match(comment)
@@ -353,17 +379,35 @@ def _parse_text(text: str, file: str, schema: Schema, database: str | None, pend
             table = _create_table(stmt, file, current_db, schema)
             if table is not None:
                 schema.add(table)
+                found += 1
         elif verb == "CREATE" and _is_create(words, ("SEQUENCE",)):
             schema.add(_create_sequence(stmt, file, current_db))
+            found += 1
+        elif verb == "CREATE" and _CREATE_VIEW.match(stmt.text):
+            _drop_view_placeholder(stmt, file, current_db, schema)
         elif verb in ("INSERT", "REPLACE"):
             parsed = _insert(stmt, file, current_db)
             if parsed is not None:
                 pending_rows.append(parsed)
+                found += 1
             if "ON DUPLICATE" in stmt.text.upper() and _USE_SIGNAL.search(stmt.text.upper().split("ON DUPLICATE", 1)[1]):
                 schema.statements.append((stmt.text, file, stmt.line))
             continue
         if verb != "INSERT" and ("+" in stmt.text or "LAST_INSERT_ID" in stmt.text.upper()) and _USE_SIGNAL.search(stmt.text):
             schema.statements.append((stmt.text, file, stmt.line))
+    return found
+
+
+def _drop_view_placeholder(stmt: Statement, file: str, current_db: str | None, schema: Schema) -> None:
+    """mysqldump writes a stand-in table for each view (so views on views load), then the
+    view itself: the stand-in is not a table of the application."""
+    tokens = _Tokens(stmt, file)
+    while tokens.i < tokens.n and not tokens.at_word("VIEW"):
+        tokens.i += 1
+    tokens.i += 1
+    db, name = tokens.qualified_name("a view name after CREATE VIEW")
+    key = f"{db or current_db}.{name}".lower()
+    schema.tables.pop(key, None)
 
 
 def _is_create(words: list[str], kinds: tuple[str, ...]) -> bool:
@@ -593,6 +637,9 @@ def _default_value(tokens: _Tokens) -> str | None:
         return None
     if kind == "op" and value in "+-" and tokens.peek()[0] == "num":
         return value + tokens.next()[1]
+    if kind == "word" and tokens.peek()[0] == "str" and (value[0] == "_" or value in ("b", "B", "x", "X", "n", "N")):
+        quoted = tokens.next()[1]  # _utf8mb4'x', N'x' (the string) or b'1', x'00' (the literal as written)
+        return _unquote(quoted) if value[0] == "_" or value in "nN" else value.lower() + quoted
     if kind == "word" and tokens.at("("):
         tokens.skip_group()
     return value
@@ -614,10 +661,10 @@ def _table_options(tokens: _Tokens, table: Table) -> None:
             if word in ("ENGINE", "TYPE"):
                 table.engine = _unquote(v) if k in ("str", "bq") else v
             elif word == "AUTO_INCREMENT":
-                if k != "num":
+                if k != "num" or not v.isdigit() or len(v) > 20:
                     tokens.i -= 1
-                    raise tokens.error("a number after AUTO_INCREMENT=")
-                table.auto_increment = int(float(v))
+                    raise tokens.error("a whole number of at most 20 digits after AUTO_INCREMENT=")
+                table.auto_increment = int(v)
             elif word == "COMMENT":
                 if k != "str":
                     tokens.i -= 1
@@ -654,60 +701,80 @@ def _create_sequence(stmt: Statement, file: str, current_db: str | None) -> Tabl
 
 # ---- INSERT rows ----------------------------------------------------------------------------
 
-_VALUE = re.compile(
+# Every literal form mysqldump and mariadb-dump write into VALUES lists: quoted strings (with
+# backslash escapes, doubled quotes and adjacent-string concatenation), hex (0x.., X'..'),
+# bit (b'..', 0b..), numbers (signed, decimals, exponents), NULL, charset introducers
+# (_binary '..', _utf8mb4'..', _latin1 0x..) with an optional COLLATE. Anything else (a
+# function call, an expression) is kept as its text.
+_STR_BODY = r"'(?:[^'\\]|\\.|'')*'"
+_LITERAL = re.compile(
     r"""\s*(?:
-        (?P<str>'(?:[^'\\]|\\.|'')*')
-       |(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-       |(?P<null>NULL\b)
-       |(?P<word>[A-Za-z_][\w.]*(?:\([^()]*\))?)
-       |(?P<hex>[xX]'[0-9a-fA-F]*'|0x[0-9a-fA-F]+)
+        (?P<str>""" + _STR_BODY + r"""(?:\s*""" + _STR_BODY + r""")*)
+       |(?P<hex>0x[0-9a-fA-F]+(?![\w$])|[xX]'[0-9a-fA-F]*')
+       |(?P<bit>0b[01]+(?![\w$])|[bB]'[01]*')
+       |(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$]))
+       |(?P<null>(?i:NULL)(?![\w$]))
        |(?P<dq>"(?:[^"\\]|\\.|"")*")
-    )\s*""",
-    re.X | re.S | re.I,
+       |(?P<nstr>[nN]""" + _STR_BODY + r""")
+       |(?P<intro>_[A-Za-z0-9]+)\s*(?=['"]|0x|0b|[xXbB]')
+    )""",
+    re.X | re.S,
 )
+_COLLATE = re.compile(r"\s+COLLATE\s+(?:`[^`]*`|[\w$]+)", re.I)
+_EXPR_TOKEN = re.compile(r"""\s*(?:'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`|[(),]|[-+*/%^&|~<>=!]+"""
+                         r"""|[^-+*/%^&|~<>=!'"`(),\s]+)""", re.S)
+_INSERT_HEAD = re.compile(
+    r"\s*(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?"
+    r"(?:`(?P<q1>(?:[^`]|``)+)`|(?P<p1>[\w$]+))(?:\s*\.\s*(?:`(?P<q2>(?:[^`]|``)+)`|(?P<p2>[\w$]+)))?"
+    r"\s*(?P<cols>\((?:`(?:[^`]|``)*`|[^)`])*\))?\s*VALUES?\s*",
+    re.I | re.S,
+)
+_COLUMN_NAME = re.compile(r"`((?:[^`]|``)*)`|([^\s,`()]+)")
+MAX_NUMBER_CHARS = 100  # a dump writes at most 65 digits (DECIMAL) or a short float
 
 
 def _insert(stmt: Statement, file: str, current_db: str | None) -> tuple[str, list[str] | None, list[tuple[object, ...]], str, int] | None:
     text = stmt.text
-    m = re.match(
-        r"\s*(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?"
-        r"(?P<name>(?:`[^`]+`|\w+)(?:\s*\.\s*(?:`[^`]+`|\w+))?)\s*(?P<cols>\([^)]*\))?\s*VALUES?\s*",
-        text,
-        re.I,
-    )
+    m = _INSERT_HEAD.match(text)
     if not m:
         return None  # INSERT ... SELECT / SET: no literal rows to read
-    parts = [p.strip().strip("`") for p in re.split(r"`?\s*\.\s*`?", m.group("name"), maxsplit=1)]
-    db, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+    first = m.group("q1").replace("``", "`") if m.group("q1") is not None else m.group("p1")
+    second = m.group("q2").replace("``", "`") if m.group("q2") is not None else m.group("p2")
+    db, name = (first, second) if second is not None else (None, first)
+    if max(len(db or ""), len(name)) > MAX_IDENTIFIER_CHARS:
+        raise SchemaParseError(f"{file}:{stmt.line}: expected a table name of at most {MAX_IDENTIFIER_CHARS} characters after INSERT INTO")
     if db is None and current_db is None:
         raise SchemaParseError(
             f"{file}:{stmt.line}: INSERT into `{name}` has no database: the dump has no USE statement or `Database:` header",
             hint="give the database with --database NAME",
         )
-    columns = [c.strip().strip("`") for c in m.group("cols")[1:-1].split(",")] if m.group("cols") else None
+    columns = None
+    if m.group("cols"):
+        columns = [q.replace("``", "`") if q else bare for q, bare in _COLUMN_NAME.findall(m.group("cols")[1:-1])]
     rows: list[tuple[object, ...]] = []
     pos = m.end()
     n = len(text)
+
+    def fail(expected: str, at: int) -> SchemaParseError:
+        line = stmt.line + text.count("\n", 0, at)
+        got = text[at:at + 30] or "the end of the statement"
+        return SchemaParseError(f"{file}:{line}: expected {expected} in the VALUES list of `{name}`, got `{got}`")
+
     while pos < n:
         if text[pos] != "(":
             break
         pos += 1
         row: list[object] = []
         while True:
-            vm = _VALUE.match(text, pos)
-            if not vm:
-                line = stmt.line + text.count("\n", 0, pos)
-                raise SchemaParseError(f"{file}:{line}: expected a value in the VALUES list of `{name}`, got `{text[pos:pos + 30]}`")
-            row.append(_value(vm))
-            pos = vm.end()
+            value, pos = _row_value(text, pos, fail)
+            row.append(value)
             if pos < n and text[pos] == ",":
                 pos += 1
                 continue
             if pos < n and text[pos] == ")":
                 pos += 1
                 break
-            line = stmt.line + text.count("\n", 0, pos)
-            raise SchemaParseError(f"{file}:{line}: expected `,` or `)` in the VALUES list of `{name}`, got `{text[pos:pos + 30]}`")
+            raise fail("`,` or `)`", pos)
         if len(rows) < MAX_ROWS_PER_TABLE:
             rows.append(tuple(row))
         while pos < n and text[pos] in " \t\r\n":
@@ -721,13 +788,86 @@ def _insert(stmt: Statement, file: str, current_db: str | None) -> tuple[str, li
     return (f"{db or current_db}.{name}".lower(), columns, rows, file, stmt.line)
 
 
-def _value(m: re.Match[str]) -> object:
-    kind = m.lastgroup
-    raw = m.group(kind)
-    if kind == "str" or kind == "dq":
-        return _unquote(raw)
+def _row_value(text: str, pos: int, fail: Callable[[str, int], SchemaParseError]) -> tuple[object, int]:
+    """One value of a VALUES row starting at `pos` -> (value, position after it and its spaces)."""
+    start = pos
+    m = _LITERAL.match(text, pos)
+    if m is not None:
+        kind = m.lastgroup
+        if kind == "intro":  # _binary '..', _utf8mb4 0x..: the literal that follows, in that character set
+            m = _LITERAL.match(text, m.end())
+            kind = m.lastgroup if m is not None else None
+        if m is not None and kind != "intro":
+            if kind == "num" and len(m.group(kind)) > MAX_NUMBER_CHARS:
+                raise fail(f"a number of at most {MAX_NUMBER_CHARS} characters (no column type holds "
+                           f"{len(m.group(kind)):,})", m.start(kind))
+            end = m.end()
+            collate = _COLLATE.match(text, end)
+            if collate is not None:
+                end = collate.end()
+            while end < len(text) and text[end] in " \t\r\n":
+                end += 1
+            if end >= len(text) or text[end] in ",)":
+                return _literal_value(kind, m.group(kind)), end  # type: ignore[arg-type]
+    return _expression(text, start, fail)
+
+
+_OPERATOR = re.compile(r"[-+*/%^&|~<>=!]+")
+_OPERATOR_WORDS = frozenset({"DIV", "MOD", "AND", "OR", "XOR", "IS", "NOT", "LIKE", "COLLATE", "IN", "BETWEEN", "REGEXP"})
+_UNARY = frozenset({"+", "-", "!", "~", "NOT"})
+
+
+def _expression(text: str, start: int, fail: Callable[[str, int], SchemaParseError]) -> tuple[str, int]:
+    """A value that is not a plain literal (`NOW()`, `ST_GeomFromText('POINT(1 1)')`, `1+2`),
+    kept as its text: operands (literals, names, calls, parenthesised groups) separated by
+    operators, parentheses balanced. Two operands in a row (`1 2`) are an error."""
+    pos, depth, expect_operand, prev_word = start, 0, True, False
+    while True:
+        t = _EXPR_TOKEN.match(text, pos)
+        if t is None:
+            raise fail("a value" if expect_operand else "`,` or `)`", pos)
+        tok = t.group().lstrip()
+        at = t.end() - len(tok)
+        pos = t.end()
+        if depth:
+            depth += 1 if tok == "(" else -1 if tok == ")" else 0
+            continue
+        if tok in (",", ")"):
+            if expect_operand:
+                raise fail("a value", at)
+            return " ".join(text[start:at].split()), at
+        if tok == "(":
+            if not (expect_operand or prev_word):
+                raise fail("`,` or `)`", at)
+            depth, expect_operand, prev_word = 1, False, False
+            continue
+        word = tok.upper()
+        if _OPERATOR.fullmatch(tok) or word in _OPERATOR_WORDS:
+            if expect_operand and word not in _UNARY:
+                raise fail("a value", at)
+            expect_operand, prev_word = True, False
+            continue
+        if not expect_operand:
+            raise fail("`,` or `)`", at)
+        expect_operand, prev_word = False, tok[0] not in "'\"`" and not tok[0].isdigit()
+
+
+def _literal_value(kind: str, raw: str) -> object:
+    if kind in ("str", "dq", "nstr"):
+        body = raw[1:] if kind == "nstr" else raw
+        if kind == "str" and "'" in body[1:-1]:  # adjacent strings: 'a' 'b' is 'ab'
+            return "".join(_unquote(part) for part in re.findall(_STR_BODY, body))
+        return _unquote(body)
     if kind == "num":
-        return int(raw) if re.fullmatch(r"[+-]?\d+", raw) else raw
+        digits = raw.lstrip("+-")
+        return int(raw) if digits.isdigit() and len(digits) <= 20 else raw
     if kind == "null":
         return None
+    if kind == "hex":
+        digits = raw[2:] if raw[:2] in ("0x",) else raw[2:-1]
+        data = bytes.fromhex(digits.rjust(len(digits) + len(digits) % 2, "0"))
+        return data.decode("utf-8", errors="replace")  # binary columns compare as text, as in a plain dump
+    if kind == "bit":
+        bits = raw[2:] if raw[:2] == "0b" else raw[2:-1]
+        return int(bits or "0", 2)
     return raw

@@ -24,9 +24,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from drills.errors import ConfigError
+from drills.filter_list import read_yaml, shown
 
 # the reference workload's ledger functions and the tables they write (drills.workload)
 LEDGER_TABLES = {"write_order": "app.orders", "alloc_segment": "app.id_sequence", "write_job_log": "app.job_log"}
@@ -65,7 +64,7 @@ def parse_server_ids(pairs: list[str] | None) -> dict[str, str]:
 def load_traffic(path: str | Path, server_ids: dict[str, str] | None = None) -> Traffic:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8", errors="replace")
+        text = p.read_bytes().decode("utf-8", errors="replace")  # bytes: a lone \r must not shift line numbers
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read traffic file: {exc.strerror}") from None
     head = text.lstrip()[:2000]
@@ -121,13 +120,15 @@ def parse_binlog_text(text: str, server_ids: dict[str, str]) -> Traffic:
 
 def _parse_jsonl(p: Path, text: str) -> Traffic:
     traffic = Traffic()
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{p}:{n}: not a JSON line: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting deeper than Python recurses
+            raise ConfigError(f"{p}:{n}: not a JSON line the audit can read: {shown(str(exc), 120)}") from None
         if not isinstance(rec, dict):
             raise ConfigError(f"{p}:{n}: expected a JSON object per line")
         if "kind" in rec and isinstance(rec.get("payload"), dict):  # journal line
@@ -144,25 +145,29 @@ def _parse_jsonl(p: Path, text: str) -> Traffic:
 
 
 def _parse_yaml(p: Path, text: str) -> Traffic:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark else str(p)
-        raise ConfigError(f"{where}: traffic file is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(doc, dict) or not ({"writes", "statements"} & set(doc)):
-        raise ConfigError(f"{p}:1: expected a traffic file: a mapping with `writes: {{dc: [db.table, ...]}}` and/or `statements: [...]`, a ledger (JSON lines) or mysqlbinlog -v output")
+    root = read_yaml(text, str(p))
+    if root is None or root.kind != "map" or not ({"writes", "statements"} & set(root.keys or {})):
+        raise ConfigError(f"{p}:{root.line if root else 1}: expected a traffic file: a mapping with `writes: {{dc: [db.table, ...]}}` "
+                          "and/or `statements: [...]`, a ledger (JSON lines) or mysqlbinlog -v output")
+    fields = {k.value: (k, v) for k, v in root.value}
     traffic = Traffic()
-    writes = doc.get("writes") or {}
-    if not isinstance(writes, dict):
-        raise ConfigError(f"{p}: `writes` must map a data centre to a list of tables")
-    for dc, tables in writes.items():
-        if not isinstance(tables, list):
-            raise ConfigError(f"{p}: `writes.{dc}` must be a list of db.table names")
-        for t in tables:
-            traffic.add_write(str(t), str(dc))
-    statements = doc.get("statements") or []
-    if not isinstance(statements, list):
-        raise ConfigError(f"{p}: `statements` must be a list of SQL strings")
-    traffic.statements.extend(str(s) for s in statements)
+    if "writes" in fields:
+        key, writes = fields["writes"]
+        if writes.kind != "map" and writes.text() != "":
+            raise ConfigError(f"{p}:{key.line}: `writes` must map a data centre to a list of tables")
+        for dc, tables in writes.value if writes.kind == "map" else []:
+            if tables.kind != "seq":
+                raise ConfigError(f"{p}:{dc.line}: `writes.{dc.value[:64]}` must be a list of db.table names")
+            for t in tables.value:
+                if t.text() is None:
+                    raise ConfigError(f"{p}:{t.line}: expected a db.table name, got {t.describe()}")
+                traffic.add_write(t.value, dc.value)
+    if "statements" in fields:
+        key, statements = fields["statements"]
+        if statements.kind != "seq" and statements.text() != "":
+            raise ConfigError(f"{p}:{key.line}: `statements` must be a list of SQL strings")
+        for sql in statements.value if statements.kind == "seq" else []:
+            if sql.text() is None:
+                raise ConfigError(f"{p}:{sql.line}: expected an SQL statement, got {sql.describe()}")
+            traffic.statements.append(sql.value)
     return traffic

@@ -33,12 +33,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tables", metavar="DB.T,...", help="only these tables (default: all replicated tables)")
     p.add_argument("--filter-list", metavar="FILE", help="filter list to skip (default: the topology's declared "
                    "filters, or the replica's effective replication filters)")
-    p.add_argument("--chunk-size", type=int, default=consistency.DEFAULT_CHUNK_SIZE, metavar="N",
+    p.add_argument("--chunk-size", type=_chunk_size, default=consistency.DEFAULT_CHUNK_SIZE, metavar="N",
                    help=f"rows per chunk (default {consistency.DEFAULT_CHUNK_SIZE})")
-    p.add_argument("--wait-timeout", type=float, default=30.0, metavar="S",
-                   help="seconds to wait for the replica to reach the source's position (default 30)")
+    p.add_argument("--wait-timeout", type=_wait_seconds, default=30.0, metavar="S",
+                   help="seconds to wait for the replica to reach the source's position (default 30, at most 86400)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_consistency)
+
+
+def _chunk_size(text: str) -> int:
+    """Rows per chunk: a whole number from 1 to 1,000,000,000 (it becomes a LIMIT/OFFSET)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= 1_000_000_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number of rows from 1 to 1000000000, got {text[:20]!r}")
+    return int(text)
+
+
+def _wait_seconds(text: str) -> float:
+    """Seconds to wait: finite, 0 to a day (inf or nan would wait for ever or fail in SQL)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 <= seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds from 0 to 86400, got {text[:20]!r}")
+    return seconds
 
 
 def run_consistency(args: argparse.Namespace) -> int:

@@ -4,6 +4,13 @@ Pure (no topology needed) so that `drills validate` can reject a misspelled faul
 wrong target or a negative latency before anything is started, with a message that
 says what was expected. Each error carries the offending key so the scenario loader can
 point at the line it came from.
+
+Upper bounds are what the real components accept, cut to a drill's horizon: Toxiproxy
+(v2.12) takes every time as an int64 of milliseconds and multiplies it into nanoseconds,
+so 1e20 ms is an HTTP 400 and anything above ~2**63 ns silently wraps; MariaDB refuses a
+MASTER_DELAY above 2**31-1 seconds (error 1729). A drill's waits and timeouts are at most
+a day (`drills.yamlsource.MAX_DURATION_S`), so no fault parameter of time may exceed a
+day either: a longer one could never be observed, and is a typo.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drills.errors import ConfigError
+from drills.yamlsource import shown_value
 
 PROXY_TARGETS = ("app:dc1", "app:dc2", "link:dc1->dc2", "link:dc2->dc1", "etcd")
 PROCESS_TARGETS = ("dc1", "dc2", "etcd")
@@ -24,6 +32,11 @@ ETCD_TARGETS = ("etcd",)
 
 STREAMS = ("downstream", "upstream", "both")
 THREADS = ("both", "io", "sql")
+
+DAY_MS = 86_400_000
+DAY_S = 86_400
+MAX_RATE_KBPS = 10_000_000  # ~10 GB/s: no limit at all on any path of a drill topology
+MAX_PORT = 65_535
 
 _REQUIRED = object()
 
@@ -48,6 +61,8 @@ class Param:
     default: Any = _REQUIRED
     minimum: float = 0
     choices: tuple[str, ...] = ()
+    maximum: int | None = None
+    maximum_why: str = ""  # said in the message when `maximum` is exceeded
 
     @property
     def required(self) -> bool:
@@ -69,30 +84,38 @@ _STREAM = Param("choice", "which direction the toxic acts on", "downstream", cho
 _TOXICITY = Param("fraction", "share of connections affected (Toxiproxy toxicity)", 1.0)
 
 
+def _ms(doc: str, default: Any = _REQUIRED) -> Param:
+    """A Toxiproxy time attribute (int64 milliseconds), at most a day."""
+    return Param("ms", doc, default, maximum=DAY_MS, maximum_why="a day")
+
+
 def _toxic_params(**params: Param) -> dict[str, Param]:
     return {**params, "stream": _STREAM, "toxicity": _TOXICITY}
 
 
 _LATENCY = _toxic_params(
-    latency_ms=Param("ms", "delay added to every packet", 1000),
-    jitter_ms=Param("ms", "random +/- variation of the delay", 0),
+    latency_ms=_ms("delay added to every packet", 1000),
+    jitter_ms=_ms("random +/- variation of the delay", 0),
 )
 
 _TYPES = [
     FaultType("latency", "network", "add latency (and jitter) on a path", PROXY_TARGETS, _LATENCY, toxic="latency"),
     FaultType("bandwidth", "network", "limit a path's throughput", PROXY_TARGETS,
-              _toxic_params(rate_kbps=Param("int", "throughput in KB/s (Toxiproxy's unit)")), toxic="bandwidth"),
+              _toxic_params(rate_kbps=Param("int", "throughput in KB/s (Toxiproxy's unit)", maximum=MAX_RATE_KBPS,
+                                            maximum_why="about 10 GB/s, more than any path carries")),
+              toxic="bandwidth"),
     FaultType("timeout", "network", "blackhole a path: data is dropped, the connection closed after timeout_ms "
-              "(0 = never)", PROXY_TARGETS, _toxic_params(timeout_ms=Param("ms", "close after this long; 0 = never", 0)),
+              "(0 = never)", PROXY_TARGETS, _toxic_params(timeout_ms=_ms("close after this long; 0 = never", 0)),
               toxic="timeout"),
     FaultType("reset_peer", "network", "reset connections on a path (TCP RST)", PROXY_TARGETS,
-              _toxic_params(timeout_ms=Param("ms", "reset after this long; 0 = at once", 0)), toxic="reset_peer"),
+              _toxic_params(timeout_ms=_ms("reset after this long; 0 = at once", 0)), toxic="reset_peer"),
     FaultType("slow_close", "network", "delay the closing of connections on a path", PROXY_TARGETS,
-              _toxic_params(delay_ms=Param("ms", "how long a close is delayed", 1000)), toxic="slow_close"),
+              _toxic_params(delay_ms=_ms("how long a close is delayed", 1000)), toxic="slow_close"),
     FaultType("down", "network", "disable a path: connections refused, open ones closed", PROXY_TARGETS),
     FaultType("port_change", "network", "the endpoint the clients know stops answering: the path's listen port "
               "moves elsewhere until healed", PROXY_TARGETS,
-              {"port": Param("int", "the port to move to; 0 = any free port", 0)}),
+              {"port": Param("int", "the port to move to; 0 = any free port", 0, maximum=MAX_PORT,
+                             maximum_why="the highest TCP port")}),
     FaultType("crash", "process", "SIGKILL a server or etcd; heal starts it again", PROCESS_TARGETS),
     FaultType("hang", "process", "SIGSTOP a server or etcd; heal sends SIGCONT", PROCESS_TARGETS),
     FaultType("restart", "process", "clean stop and start of a server or etcd (nothing left to heal)",
@@ -100,7 +123,8 @@ _TYPES = [
     FaultType("replication_stop", "database", "stop the replica's replication threads; heal starts them",
               DATABASE_TARGETS, {"thread": Param("choice", "which thread to stop", "both", choices=THREADS)}),
     FaultType("replication_delay", "database", "make the replica apply events `seconds` late (MASTER_DELAY)",
-              DATABASE_TARGETS, {"seconds": Param("seconds", "the delay", minimum=1)}),
+              DATABASE_TARGETS, {"seconds": Param("seconds", "the delay", minimum=1, maximum=DAY_S,
+                                                  maximum_why="a day; MariaDB's own limit is 2147483647")}),
     FaultType("read_only", "database", "turn read_only on (application writes fail); heal restores it",
               DATABASE_TARGETS),
     FaultType("etcd_down", "config_centre", "clients lose etcd (its proxy is disabled); the observer still reads it",
@@ -217,17 +241,25 @@ def _param_value(ftype: FaultType, pname: str, p: Param, value: Any) -> Any:
             raise FaultSpecError(f"{where} must be a whole number of {unit} or a duration such as "
                                  f"{'250ms' if p.kind == 'ms' else '5s'}, not {_shown(value)}", key=pname)
     if number < p.minimum:
-        raise FaultSpecError(f"{where} must be at least {p.minimum:g}, not {number}", key=pname)
+        raise FaultSpecError(f"{where} must be at least {p.minimum:g}, not {_shown(number)}", key=pname)
+    if p.maximum is not None and number > p.maximum:
+        unit = {"ms": " ms", "seconds": " s"}.get(p.kind, "")
+        raise FaultSpecError(f"{where} must be at most {p.maximum:,}{unit} ({p.maximum_why}), not {_shown(value)}",
+                             key=pname)
     return number
 
 
-def _duration(value: Any, kind: str) -> int | None:
+def _duration(value: Any, kind: str) -> int | float | None:
+    """Whole milliseconds (kind "ms") or seconds; None when the value is not one. Too
+    large to be an int (1e400 is inf) comes back as inf for the maximum check to refuse."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value  # the minimum check reports negatives
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return value  # the minimum and maximum checks report what is out of range
+    if isinstance(value, float):
+        if math.isinf(value):
+            return value
+        return int(value) if value.is_integer() else None
     if not isinstance(value, str):
         return None
     m = _DURATION.match(value)
@@ -235,6 +267,8 @@ def _duration(value: Any, kind: str) -> int | None:
         return None
     number, unit = float(m.group(1)), m.group(2) or ("ms" if kind == "ms" else "s")
     ms = number * _UNIT_MS[unit]
+    if math.isinf(ms):
+        return ms
     if kind == "ms":
         return int(round(ms))
     seconds = ms / 1000
@@ -242,8 +276,7 @@ def _duration(value: Any, kind: str) -> int | None:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown_value(value)
 
 
 def fault_json_schema() -> dict[str, Any]:
@@ -265,6 +298,9 @@ def fault_json_schema() -> dict[str, Any]:
             else:
                 props[pname] = {"anyOf": [{"type": "integer", "minimum": p.minimum},
                                           {"type": "string", "pattern": _DURATION.pattern}], "description": p.doc}
+            if p.maximum is not None:
+                bounded = props[pname]["anyOf"][0] if "anyOf" in props[pname] else props[pname]
+                bounded["maximum"] = p.maximum
             if not p.required:
                 props[pname]["default"] = p.default
         required = ["type", "target"] + [n for n, p in t.params.items() if p.required]

@@ -21,9 +21,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from drills.bulkload import gc_paused
 from drills.errors import ConfigError, UserError
 from drills.scenario.model import ParamSpec, Scenario
-from drills.yamlsource import SourceMap, did_you_mean, format_errors, parse, validate_document
+from drills.yamlsource import (
+    MAX_REPORTED,
+    SourceMap,
+    decode_utf8,
+    did_you_mean,
+    format_errors,
+    more_problems,
+    parse,
+    problems_error,
+    validate_document,
+)
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET_PLACEHOLDER = "<secret>"  # what `drills validate` substitutes for a secret it need not know
@@ -47,10 +58,7 @@ def load_scenario(
         raise ConfigError(f"{p}: is a directory, expected a scenario YAML file") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}:1:1: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = decode_utf8(raw, str(p))
     return load_scenario_text(
         text, str(p), params=params, environ=environ, require_secrets=require_secrets, base=p.resolve().parent,
         sha256=hashlib.sha256(raw).hexdigest(), path=p,
@@ -67,6 +75,15 @@ def load_scenario_text(
     base: Path | None = None,
     sha256: str | None = None,
     path: Path | None = None,
+) -> Scenario:
+    with gc_paused():  # see gc_paused: most of the time of a large file goes to the cyclic GC otherwise
+        return _load_scenario_text(text, source, params=params, environ=environ, require_secrets=require_secrets,
+                                   base=base, sha256=sha256, path=path)
+
+
+def _load_scenario_text(
+    text: str, source: str, *, params: Mapping[str, str] | None, environ: Mapping[str, str] | None,
+    require_secrets: bool, base: Path | None, sha256: str | None, path: Path | None,
 ) -> Scenario:
     environ = os.environ if environ is None else environ
     doc, smap = parse(text, source)
@@ -88,13 +105,15 @@ def load_scenario_text(
 
 
 def _check_fault_specs(scenario: Scenario, smap: SourceMap) -> None:
-    """Each `fault:` against the fault catalogue's own parameter rules, located at the step."""
+    """Each `fault:` against the fault catalogue's own parameter rules (types, targets and
+    the ranges Toxiproxy and the servers accept), so `drills validate` refuses what
+    injecting would refuse; located at the offending key's value when there is one."""
     from drills.runner.parts import optional
 
     validate_spec = optional("drills.faults", "validate_spec")
     if validate_spec is None:
         return
-    problems = []
+    failures: list[tuple[str, str]] = []  # (where, what)
     for i, stage in enumerate(scenario.stages):
         for j, step in enumerate(stage.steps):
             if step.fault is None:
@@ -102,11 +121,15 @@ def _check_fault_specs(scenario: Scenario, smap: SourceMap) -> None:
             try:
                 validate_spec(step.fault.model_dump(exclude_none=True))
             except UserError as exc:
-                problems.append(f"{smap.where(('stages', i, 'steps', j, 'fault'))}: {exc.message}")
-    if len(problems) == 1:
-        raise ConfigError(problems[0])
-    if problems:
-        raise ConfigError(f"{smap.source}: {len(problems)} problems\n" + "\n".join(f"  {p}" for p in problems))
+                path = ("stages", i, "steps", j, "fault")
+                key = getattr(exc, "key", None)
+                failures.append((smap.where((*path, key) if key else path), exc.message))
+    if not failures:
+        return
+    listed = [f"{where}: {what}" for where, what in failures[:MAX_REPORTED]]
+    if len(failures) > MAX_REPORTED:
+        listed.append(more_problems(failures[MAX_REPORTED][0], len(failures) - MAX_REPORTED))
+    raise problems_error(smap.source, listed, len(failures))
 
 
 def resolve_topology_ref(topology: Any, base: Path) -> Any:

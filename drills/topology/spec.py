@@ -20,7 +20,8 @@ class _Strict(BaseModel):
 
 
 class Ports(_Strict):
-    """0 = pick a free port. A fixed port that is taken is an error naming the port."""
+    """0 = pick a free port. A fixed port that is taken is an error naming the port.
+    TCP ports are 16-bit: 1..65535 (and 0 for "any"), refused outside that at validate time."""
 
     dc1: int = Field(0, ge=0, le=65535)
     dc2: int = Field(0, ge=0, le=65535)
@@ -35,8 +36,11 @@ class Ports(_Strict):
 
 
 class Retry(_Strict):
-    times: int = Field(3, ge=0)
-    delay_ms: int = Field(5000, ge=0)
+    """The data-source SDK's re-route retries. Bounded so that a typo cannot make the
+    application wait for ever (and `time.sleep` cannot be handed a 500-digit number)."""
+
+    times: int = Field(3, ge=0, le=1000)
+    delay_ms: int = Field(5000, ge=0, le=86_400_000, description="at most a day")
 
 
 class Routing(_Strict):

@@ -193,3 +193,36 @@ def test_unknown_table_is_exit_2(topology, capsys):
 def test_bad_arguments_are_exit_2_with_a_message(argv, capsys):
     code, out, err = run(capsys, *argv)
     assert code == 2 and err.startswith("drills: error:") and "pw-Hidden" not in out + err
+
+
+# ---- issue 18 item 11: a server is never compared with itself; ports are 1..65535 ---------------
+
+
+def test_same_dsn_twice_is_exit_2_not_passed(topology, capsys):
+    code, out, err = run(capsys, "--dsn", dsn(topology, "dc1"), "--dsn", dsn(topology, "dc1"))
+    assert code == 2 and "PASSED" not in out
+    assert "same server" in err and topology.credentials.admin_password not in out + err
+
+
+def test_one_server_under_two_addresses_is_exit_2(clean_topology, capsys):
+    """dc1 directly and dc1 through its application proxy: different host:port, one server
+    (MariaDB has no @@server_uuid and both servers say @@hostname 'vm', so it is found by a
+    named lock both connections see). The negative: dc1 and dc2, both through their
+    proxies, are two servers and still compare."""
+    synced(clean_topology, ORDERS)
+    (_, p1), (_, p2) = clean_topology.service_address("dc1"), clean_topology.service_address("dc2")
+    code, out, err = run(capsys, "--dsn", dsn(clean_topology, "dc1", port=p1), "--dsn", dsn(clean_topology, "dc2", port=p2),
+                         "--tables", "app.orders")
+    assert code == 0 and "PASSED" in out, out + err
+
+    assert p1 != clean_topology.servers["dc1"].port
+    code, out, err = run(capsys, "--dsn", dsn(clean_topology, "dc1"), "--dsn", dsn(clean_topology, "dc1", port=p1))
+    assert code == 2 and "PASSED" not in out
+    assert "are the same server" in err and f":{p1}" in err
+    assert clean_topology.credentials.admin_password not in out + err
+
+
+def test_port_out_of_range_is_exit_2_saying_the_range(topology, capsys):
+    code, out, err = run(capsys, "--dsn", dsn(topology, "dc1", port=99999), "--dsn", dsn(topology, "dc2"))
+    assert code == 2 and "port 99999 is out of range (1-65535)" in err and "not a number" not in err
+    assert topology.credentials.admin_password not in out + err

@@ -141,6 +141,10 @@ def test_dsn_parsing() -> None:
     with pytest.raises(ConfigError) as exc:
         parse_dsn("postgres://u:hunter2@h:1")
     assert "hunter2" not in str(exc.value)
+    # issue 18: the port is out of range, not "not a number"; the same parser as check consistency
+    with pytest.raises(ConfigError, match=r"port 99999 is out of range \(1-65535\)") as exc:
+        parse_dsn("mysql://u:hunter2@h:99999")
+    assert "hunter2" not in str(exc.value)
 
 
 @pytest.mark.skipif(not LITEMALL.is_dir(), reason=f"litemall dump not present at {LITEMALL}")

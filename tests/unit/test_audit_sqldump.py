@@ -148,3 +148,59 @@ def test_rendered_tables_read_back(name: str, columns: list[tuple[str, str, bool
     assert [c.comment for c in table.columns.values()] == [c[3] for c in columns]
     assert [c.nullable for c in table.columns.values()] == [not c[2] for c in columns]
     assert table.primary_key == tuple(pk)
+
+
+# ---- issue 18, item 10: every literal form the dump tools write ------------------------------------
+
+DATA = Path(__file__).parents[1] / "data/audit"
+
+
+def test_every_literal_form_mysqldump_writes() -> None:
+    """`VALUES (1,0x616263)` failed with ``expected `,` or `)` ... got `x616263)` ``; X'..', b'..' and
+    _binary '..' likewise."""
+    schema = parse_dumps([DATA / "literals.sql"])
+    rows = schema.get("app.lit").rows  # type: ignore[union-attr]
+    assert rows == [
+        (1, "abc", 5, '{"a": 1}', "-1.5e-10", "it's"),
+        (2, "ab", 3, "x'y", "1.7976931348623157e308", "n"),
+        (-3, "A", 0, None, 0, "a\\b\n"),
+        (4, "", 1, "caf", "1E+15", "tab\there"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ("(1,0x616263)", (1, "abc")),
+        ("(1,X'616263')", (1, "abc")),
+        ("(1,b'1010')", (1, 10)),
+        ("(1,_binary 'abc')", (1, "abc")),
+        ("(1,_utf8mb4'abc' COLLATE utf8mb4_bin)", (1, "abc")),
+        ("(1,_latin1 0x41)", (1, "A")),
+        ("(-1,-2.5e-3)", (-1, "-2.5e-3")),
+        ("(1,'a' 'b')", (1, "ab")),
+        ("(1,ST_GeomFromText('POINT(1 1)'))", (1, "ST_GeomFromText('POINT(1 1)')")),
+        ("(1,NOW())", (1, "NOW()")),
+        ("(18446744073709551615,99999999999999999999999)", (18446744073709551615, "99999999999999999999999")),
+    ],
+)
+def test_literal_values(values: str, expected: tuple[object, ...]) -> None:
+    schema = parse_sql(f"CREATE TABLE t (a INT, b BLOB);\nINSERT INTO t VALUES {values};\n", database="app")
+    assert schema.get("app.t").rows == [expected]  # type: ignore[union-attr]
+
+
+def test_view_stand_in_tables_are_not_tables() -> None:
+    """mysqldump writes a stand-in table for each view before the view itself."""
+    sql = ("USE app;\nCREATE TABLE t (id INT PRIMARY KEY);\n"
+           "/*!50001 CREATE TABLE `v` (\n  `id` tinyint NOT NULL\n) ENGINE=MyISAM */;\n"
+           "/*!50001 DROP TABLE IF EXISTS `v`*/;\n"
+           "/*!50001 CREATE ALGORITHM=UNDEFINED */\n/*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */\n"
+           "/*!50001 VIEW `v` AS select `t`.`id` AS `id` from `t` */;\n")
+    assert set(parse_sql(sql).tables) == {"app.t"}
+
+
+def test_column_defaults_in_every_literal_form() -> None:
+    sql = ("CREATE TABLE t (a bit(1) NOT NULL DEFAULT b'1', b varbinary(4) DEFAULT 0x00, c varchar(4) DEFAULT _utf8mb4'x', "
+           "d int DEFAULT -1, e double DEFAULT 1e10, n varchar(2) DEFAULT N'z');")
+    t = parse_sql(sql, database="x").get("x.t")
+    assert {k: c.default for k, c in t.columns.items()} == {"a": "b'1'", "b": "0x00", "c": "x", "d": "-1", "e": "1e10", "n": "z"}  # type: ignore[union-attr]

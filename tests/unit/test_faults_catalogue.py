@@ -130,6 +130,47 @@ def test_required_and_integer_parameters() -> None:
     assert "one of both, io, sql" in _error({"type": "replication_stop", "target": "dc2", "thread": "relay"}).message
 
 
+# Upper bounds (issue 18 item 7): what the real components accept, cut to a drill's horizon of a
+# day. Toxiproxy v2.12 reads every time as int64 ms (1e20 is an HTTP 400); MariaDB refuses a
+# MASTER_DELAY above 2**31-1 s (error 1729); a TCP port is at most 65535.
+DAY_MS = 86_400_000
+
+
+@pytest.mark.parametrize(("ftype", "param", "limit", "parsed", "beyond", "expected"), [
+    ("latency", "latency_ms", "1440m", DAY_MS, 1.0e20, "`latency_ms` must be at most 86,400,000 ms (a day), not 1e+20"),
+    ("latency", "latency_ms", DAY_MS, DAY_MS, 10**20, "must be at most 86,400,000 ms"),
+    ("latency", "latency_ms", "86400s", DAY_MS, "1441m", "must be at most 86,400,000 ms"),
+    ("latency", "latency_ms", 0, 0, "9" * 500 + "s", "must be at most 86,400,000 ms"),  # inf, not OverflowError
+    ("latency", "latency_ms", 0.0, 0, float("inf"), "must be at most 86,400,000 ms"),
+    ("latency", "jitter_ms", DAY_MS, DAY_MS, DAY_MS + 1, "`jitter_ms` must be at most"),
+    ("etcd_slow", "latency_ms", 1, 1, 10**400, "not a number of 401 digits"),
+    ("timeout", "timeout_ms", DAY_MS, DAY_MS, 10**13, "`timeout_ms` must be at most"),
+    ("reset_peer", "timeout_ms", DAY_MS, DAY_MS, DAY_MS + 1, "`timeout_ms` must be at most"),
+    ("slow_close", "delay_ms", "1440m", DAY_MS, "1441m", "`delay_ms` must be at most"),
+    ("bandwidth", "rate_kbps", 10_000_000, 10_000_000, 10**17, "`rate_kbps` must be at most 10,000,000"),
+    ("port_change", "port", 65535, 65535, 99999, "`port` must be at most 65,535 (the highest TCP port), not 99999"),
+    ("port_change", "port", 0, 0, 65536, "`port` must be at most 65,535"),
+    ("replication_delay", "seconds", "1440m", 86_400, 10**12,
+     "`seconds` must be at most 86,400 s (a day; MariaDB's own limit is 2147483647)"),
+    ("replication_delay", "seconds", 86_400, 86_400, 2**31, "must be at most 86,400 s"),
+])
+def test_parameters_are_accepted_up_to_the_limit_and_refused_beyond(
+    ftype: str, param: str, limit: Any, parsed: int, beyond: Any, expected: str,
+) -> None:
+    assert validate_spec({"type": ftype, **MINIMAL[ftype], param: limit}).params[param] == parsed
+    err = _error({"type": ftype, **MINIMAL[ftype], param: beyond})
+    assert err.key == param and expected in err.message
+
+
+def test_json_schema_states_the_upper_bounds() -> None:
+    branches = {b["properties"]["type"]["const"]: b["properties"] for b in fault_json_schema()["oneOf"]}
+    assert branches["port_change"]["port"]["maximum"] == 65535
+    assert branches["latency"]["latency_ms"]["anyOf"][0]["maximum"] == 86_400_000
+    assert branches["replication_delay"]["seconds"]["anyOf"][0]["maximum"] == 86_400
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "port_change", "target": "app:dc1", "port": 99999}, fault_json_schema())
+
+
 def test_mapping_and_name_shape() -> None:
     assert "must be a mapping" in _error("latency app:dc1").message
     assert "must be a mapping" in _error(None).message

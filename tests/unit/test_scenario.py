@@ -199,3 +199,64 @@ def test_mutated_scenarios_fail_only_with_located_config_errors(at: int, cut: in
     except ConfigError as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip() and not ln.endswith("problems")]
         assert lines and all(LOCATED.match(ln) for ln in lines), str(exc)
+
+
+# ---- issue 18: ranges and bad input refused at validate time, at the line that holds them ------------
+
+STEP = "name: x\ncontroller: {kind: reference}\nstages:\n  - name: a\n    steps:\n      - "
+
+
+@pytest.mark.parametrize(("step", "at", "says"), [
+    ("shell: ''", "''", "stages[0].steps[0].shell: a shell step needs a command to run (got '')"),
+    ("shell: '   '", "'", "stages[0].steps[0].shell: a shell step needs a command to run (got '   ')"),
+    ("shell: {command: ''}", "''", "stages[0].steps[0].shell.command: a shell step needs a command to run (got '')"),
+    ("wait: 1.0e+300", "1.0", "stages[0].steps[0].wait: expected a duration of at most 24h (one day), got 1e+300"),
+    ("wait: 25h", "25h", "expected a duration of at most 24h (one day), got '25h'"),
+    ("wait: -" + "9" * 400, "-", "expected a non-negative duration, got a number of 400 digits"),
+    ("expect: {active: dc2, within: 1" + "0" * 400 + "}", "1000", "expected a duration of at most 24h"),
+    ("fault: {type: latency, target: 'app:dc1', latency_ms: 1.0e+20}", "1.0e+20",
+     "fault 'latency': `latency_ms` must be at most 86,400,000 ms (a day), not 1e+20"),
+    ("fault: {type: port_change, target: 'app:dc1', port: 99999}", "99999",
+     "fault 'port_change': `port` must be at most 65,535 (the highest TCP port), not 99999"),
+    ("fault: {type: replication_delay, target: dc2, seconds: 1000000000000}", "1000000000000",
+     "`seconds` must be at most 86,400 s (a day; MariaDB's own limit is 2147483647)"),
+])
+def test_out_of_range_steps_are_refused_at_their_value(step: str, at: str, says: str) -> None:
+    msg = error(STEP + step + "\n")
+    col = len("      - ") + step.index(at) + 1
+    assert msg.startswith(f"s.yaml:6:{col}: ") and says in msg, msg
+    assert "errors.pydantic.dev" not in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(("section", "says"), [
+    ("workload: {kind: orders, rate: " + "9" * 500 + "}", "expected a rate above 0 and below 10,000,000/s"),
+    ("workload: {kind: orders, rate: -" + "9" * 500 + "}", "expected a rate above 0"),
+    ("workload: {kind: orders, rate: 20000000/s}", "expected a rate above 0 and below 10,000,000/s"),
+    ("workload: {kind: orders, sequence: {segment: 4294967296}}", "less than or equal to 4294967295"),
+    ("topology: {ports: {dc1: 99999}}", "topology.ports.dc1: Input should be less than or equal to 65535 (got 99999)"),
+    ("topology: {routing: {retry: {delay_ms: " + "9" * 500 + "}}}", "topology.routing.retry.delay_ms"),
+])
+def test_out_of_range_sections_are_refused_with_one_clear_message(section: str, says: str) -> None:
+    msg = error(f"name: x\n{section}\n")
+    assert msg.startswith("s.yaml:2:") and says in msg and "\n" not in msg, msg
+
+
+LIMITS = ("name: x\nworkload: {kind: orders, rate: 9999999/s, sequence: {segment: 4294967295}}\n"
+          "topology: {ports: {dc1: 65535}, routing: {retry: {delay_ms: 86400000}}}\n"
+          "controller: {kind: reference}\n"
+          "stages: [{name: a, steps: [{wait: 24h}, {shell: {command: 'true', timeout: 86400}},"
+          " {fault: {type: port_change, target: 'app:dc1', port: 65535}}]}]\n")
+
+
+@pytest.mark.parametrize(("limit", "beyond"), [
+    ("9999999/s", "9" * 500), ("4294967295", "4294967296"),
+    ("86400000", "86400001"), ("wait: 24h", "wait: 86401"), ("timeout: 86400", "timeout: 86400.5"),
+    ("port: 65535", "port: 65536"),
+])
+def test_the_limits_are_inclusive_and_one_past_is_refused(limit: str, beyond: str) -> None:
+    s = load(LIMITS)
+    assert s.stages[0].steps[0].wait == 86_400.0 and s.workload.sequence.segment == 4_294_967_295
+    assert s.stages[0].steps[1].shell_spec.timeout == 86_400.0
+    assert LIMITS.count(limit) == 1
+    msg = error(LIMITS.replace(limit, beyond))
+    assert re.match(r"s\.yaml:\d+:\d+: ", msg) and re.search("at most|less than|below", msg), msg
