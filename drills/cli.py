@@ -18,6 +18,7 @@ COMMAND_MODULES = {
     "drills.scenario.commands": ("validate", "schema", "list"),
     "drills.runner.commands": ("run",),
     "drills.checks.commands": ("check",),
+    "drills.checks.rejudge": ("judge",),
     "drills.audit.commands": ("audit",),
     "drills.report.commands": ("report", "verify", "history"),
 }

@@ -141,8 +141,8 @@ class ConfigCenter:
         the connection breaks, re-reading the key first so no change in between is missed.
         Returns a cancel function."""
         stop = threading.Event()
-        state: dict[str, Any] = {"cancel": None, "last_rev": 0}
-        watcher_client = pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)
+        state: dict[str, Any] = {"cancel": None, "last_rev": 0,
+                                 "client": pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)}
 
         def deliver(route: Route | None) -> None:
             if route is not None and route.revision > state["last_rev"]:
@@ -151,6 +151,7 @@ class ConfigCenter:
 
         def loop() -> None:
             while not stop.is_set():
+                watcher_client = state["client"]
                 try:
                     value, meta = watcher_client.get(self.key)
                     current = Route(json.loads(value), int(meta.mod_revision)) if value is not None else None
@@ -170,6 +171,12 @@ class ConfigCenter:
                 except _ETCD_ERRORS + (ValueError,) as exc:
                     if on_error is not None and not stop.is_set():
                         on_error(exc)
+                    # The client marks its only node failed after a broken connection and then
+                    # refuses every call ("Trying to use a failed node") even once etcd is back:
+                    # a new client per attempt is what lets the watch survive an outage.
+                    _close_quietly(watcher_client)
+                    if not stop.is_set():
+                        state["client"] = pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)
                 if not stop.is_set():
                     stop.wait(retry_delay)
 
@@ -184,10 +191,7 @@ class ConfigCenter:
                 except Exception:  # noqa: BLE001 - cancel on a dead connection may raise anything grpc has
                     pass
             thread.join(timeout=2.0)
-            try:
-                watcher_client.close()
-            except Exception:  # noqa: BLE001
-                pass
+            _close_quietly(state["client"])
 
         return cancel
 
@@ -196,6 +200,13 @@ class ConfigCenter:
             self._client.close()
         except Exception:  # noqa: BLE001 - closing a broken channel is best-effort
             pass
+
+
+def _close_quietly(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # noqa: BLE001 - closing a broken channel is best-effort
+        pass
 
 
 def wait_until_ready(host: str, port: int, timeout: float = 5.0) -> None:

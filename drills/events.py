@@ -39,7 +39,7 @@ SIGNAL = "run.signal"  # {signal}
 RUN_TOPOLOGY = "run.topology"  # {provider, state_dir, reused, servers: {dc: version}}
 RUN_EXCEPTION = "run.exception"  # {error, where}            (a harness error, not a verdict)
 RUN_CLEANUP_ERROR = "run.cleanup_error"  # {what, error}
-RUN_CHECKS = "run.checks"  # {names}                        (judging starts)
+RUN_CHECKS = "run.checks"  # {names}        (judging starts: the record judged ends here)
 
 # ---- faults -----------------------------------------------------------------------------
 FAULT_INJECT = "fault.inject"  # {name, type, target, params}
@@ -52,15 +52,19 @@ DC_FAILED = "dc.failed"  # {dc, verdict: unreachable|dead, consecutive}   == "de
 FAILOVER_START = "failover.start"  # {from, to, mode: auto|forced|manual}
 FAILOVER_REFUSED = "failover.refused"  # {from, to, reason}
 FAILOVER_BLOCKED = "failover.blocked"  # {dc, reason: anti-flapping, until_mono_ns}
-FENCE = "fence"  # {dc, ok, error?}                           (read_only on the old side)
+FENCE = "fence"  # {dc, ok, method: read_only|edge, error?, paths? (edge)}
+#   read_only: the DC refuses commits from then on; edge: its service paths (application and
+#   link proxies) are cut, so nothing it commits can reach a client — what a load balancer,
+#   VIP or security-group change does for a primary that cannot be told to stop (hung).
+FENCE_LIFTED = "fence.lifted"  # {dc, method, reason}   (a write ban undone, an edge restored)
 REPLICATION_STOPPED = "replication.stopped"  # {dc}
 PROMOTE = "promote"  # {dc}                                     (read_only=0 on the new side)
 ROUTE_PUBLISHED = "route.published"  # {from, to, epoch, revision}
 ROUTE_CAS_LOST = "route.cas_lost"  # {expected_revision, actual_revision}
 FAILOVER_END = "failover.end"  # {from, to, ok, error?}
 SWITCHOVER_START = "switchover.start"  # {kind: switchover|failback, from, to}
-WRITE_BAN = "write_ban"  # {dc}                                 (planned: old side read_only)
-GTID_WAIT = "gtid.wait"  # {dc, position, ok, waited_ms}
+WRITE_BAN = "write_ban"  # {dc}                 (planned: old side read_only; a read-only fence)
+GTID_WAIT = "gtid.wait"  # {dc, source, position, ok, waited_ms}   (dc applied source's position)
 LINK_REVERSED = "link.reversed"  # {source, replica, filters: {ignore_tables, wild_ignore_tables}}
 SWITCHOVER_END = "switchover.end"  # {kind, from, to, ok, error?}
 
@@ -73,11 +77,17 @@ WORKLOAD_STOP = "workload.stop"  # {ok, fail, info}
 # ---- observer (direct connections; what the checks read) ---------------------------------------
 ROUTE_CHANGED = "route.changed"  # {active, epoch, revision}  (observed by watching etcd)
 OBSERVE_IDS = "observe.ids"  # {dc, table, ranges: [[lo, hi], ...], count}
-OBSERVE_SEQUENCE = "observe.sequence"  # {dc, table, name, next_val}
+OBSERVE_SEQUENCE = "observe.sequence"  # {dc, table, name, next_val, role?: standby, source?, source_next_val?, caught_up?, when?}
+#   role standby: read after the standby caught up with what the active side had when its own
+#   value (source_next_val) was read — the standby's high-water mark against the active's
 OBSERVE_FILTERS = "observe.filters"  # {replica, source, effective: {...}, declared: {...}}
+FILTERS_DECLARED = "filters.declared"  # {ignore_tables, wild_ignore_tables, when}   (the list as drilled)
 OBSERVE_SCHEMA = "observe.schema"  # {table, definitions: {dc1: "...", dc2: "..."}}
-CANARY_WRITE = "canary.write"  # {table, source, marker, filtered, key}
-CANARY_OBSERVED = "canary.observed"  # {table, replica, marker, found, caught_up}
+CANARY_PLAN = "canary.plan"  # {round, source, replica, tables, control, when}   (what a canary round must cover)
+CANARY_WRITE = "canary.write"  # {table, source, replica, marker, filtered, key, round?, by: harness|scenario}
+CANARY_OBSERVED = "canary.observed"  # {table, source, replica, marker, found, caught_up: true|false|null}
+#   caught_up null: the link of that direction no longer ran when the canary was looked for;
+#   the judge then needs a catch-up of that direction after the write (gtid.wait, observe.link)
 OBSERVE_GTID = "observe.gtid"  # {dc, gtid_executed, gtid_binlog_state (MariaDB)}
 OBSERVE_CONSISTENCY = "observe.consistency"  # {tables, identical, differences: [...]}
 OBSERVE_LINK = "observe.link"  # {source, replica, io_running, sql_running, lag_s, caught_up, waited_ms, position}

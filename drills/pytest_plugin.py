@@ -103,7 +103,7 @@ def describe(result: dict[str, Any], run_dir: Path | None = None) -> str:
     for check in result.get("checks") or []:
         outcome = check_outcome(check)
         unit = check_unit(check)
-        mark = {True: "ok  ", False: "FAIL", None: "??  "}[outcome.ok]
+        mark = "skip" if outcome.kind == "waived" else {True: "ok  ", False: "FAIL", None: "??  "}[outcome.ok]
         lines.append(f"  {mark} {check.get('name')}: {outcome.label}; measured {fmt_value(check.get('measured'), unit)}, "
                      f"objective {fmt_value(check.get('objective'), unit)}"
                      + (f" — {check.get('summary')}" if check.get("summary") else ""))
@@ -158,9 +158,11 @@ def _check_verdict(check: dict[str, Any]) -> None:
     if outcome.ok is False:
         raise CheckNotMet(f"{check.get('name')}: {outcome.label}: measured {fmt_value(check.get('measured'))}, "
                           f"objective {fmt_value(check.get('objective'))}. {check.get('summary') or ''}".strip())
+    if outcome.kind == "waived":
+        pytest.skip(f"{check.get('name')}: {outcome.label}")
     if outcome.ok is None:
-        # Not judged (e.g. no switch happened, so no RTO). If the scenario required it, the run
-        # is inconclusive and the item itself fails; the sub-result only says why it was not judged.
+        # Not judged and not waived: the run is inconclusive and the item itself fails; the
+        # sub-result only says why this check could not decide.
         pytest.skip(f"{check.get('name')}: not judged. {check.get('summary') or ''}".strip())
 
 

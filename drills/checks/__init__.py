@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_LAZY = {"CHECKS", "Verdict", "evaluate", "consistency_verdict"}
+_LAZY = {"CHECKS", "Verdict", "evaluate", "judge_record"}
 
 
 def __getattr__(name: str) -> Any:

@@ -83,10 +83,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
 
 import pymysql
 
+from drills import dsn as dsn_mod
 from drills.errors import EnvironmentProblem, UserError
 from drills.filter_list import FilterList
 from drills.mysql import admin
@@ -95,8 +95,9 @@ CHECK_NAME = "data_consistency"
 DEFAULT_CHUNK_SIZE = 10_000
 DEFAULT_ROW_LIMIT = 2_000  # narrowing fetches per-row CRCs once a range holds at most this many rows
 DEFAULT_MAX_KEYS = 1_000  # keys listed per table and kind; counts are always complete
-SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys", "percona"})
-# `percona` holds pt-table-checksum's bookkeeping, which differs between sides by design.
+SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys", "percona", "drills_canary"})
+# `percona` holds pt-table-checksum's bookkeeping and `drills_canary` the harness's own
+# canary rows: both differ between sides by design.
 
 Key = tuple[Any, ...]
 
@@ -137,30 +138,12 @@ class Server:
 
 
 def parse_dsn(dsn: str, name: str) -> tuple[str, int, str, str]:
-    """`mysql://user:password@host:port` -> (host, port, user, password). Messages quote the
-    DSN with its password masked."""
-    shown = mask_dsn(dsn)
-    try:
-        parts = urlsplit(dsn)
-        port = parts.port or 3306
-    except ValueError as exc:
-        raise ConsistencyError(f"{name}: bad DSN {shown!r}: {exc}", hint="expected mysql://user:password@host:port") from None
-    if parts.scheme not in ("mysql", "mariadb") or not parts.hostname:
-        raise ConsistencyError(f"{name}: bad DSN {shown!r}", hint="expected mysql://user:password@host:port")
-    if parts.path not in ("", "/"):
-        raise ConsistencyError(f"{name}: bad DSN {shown!r}: a database path is not expected",
-                               hint="expected mysql://user:password@host:port; choose tables with --tables db.t")
-    return parts.hostname, port, unquote(parts.username or "root"), unquote(parts.password or "")
+    """`mysql://user:password@host:port` -> (host, port, user, password) (drills.dsn)."""
+    d = dsn_mod.parse_dsn(dsn, name, error=ConsistencyError)
+    return d.host, d.port, d.user, d.password
 
 
-def mask_dsn(dsn: str) -> str:
-    """The DSN as it may be shown: the password replaced by ***."""
-    scheme, sep, rest = dsn.partition("://")
-    if not sep or "@" not in rest:
-        return dsn
-    userinfo, at, hostpart = rest.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}{':***' if ':' in userinfo else ''}@{hostpart}"
+mask_dsn = dsn_mod.mask_dsn
 
 
 def connect(server: Server) -> pymysql.connections.Connection:
@@ -193,13 +176,16 @@ def quote_ident(name: str) -> str:
 @dataclass(frozen=True)
 class TableShape:
     """What the SQL needs to know about a table: its columns (in order), which may be NULL,
-    and its primary key (empty: none)."""
+    and its primary key (empty: none). `definitions` — each column's type, nullability and
+    collation — is what makes two sides' tables the same table: equal names over a
+    DECIMAL(12,2) and a DECIMAL(10,2) would hash equal rows today and differ tomorrow."""
 
     schema: str
     name: str
     columns: tuple[str, ...]
     nullable: frozenset[str] = frozenset()
     key: tuple[str, ...] = ()
+    definitions: tuple[tuple[str, str, str, str], ...] = ()  # (column, type, nullable, collation)
 
     @property
     def qualified(self) -> str:
@@ -446,12 +432,12 @@ class ConsistencyResult:
     def rows_compared(self) -> int:
         return sum(max(t.rows.values(), default=0) for t in self.tables)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, max_keys: int = DEFAULT_MAX_KEYS) -> dict[str, Any]:
         return {
             "check": CHECK_NAME, "verdict": self.verdict, "source": self.source, "replica": self.replica,
             "position": vars(self.position), "passes": self.passes, "chunk_size": self.chunk_size,
             "elapsed_s": round(self.elapsed_s, 3), "rows_compared": self.rows_compared,
-            "tables": [t.as_dict() for t in self.tables], "skipped": self.skipped,
+            "tables": [t.as_dict(max_keys) for t in self.tables], "skipped": self.skipped,
         }
 
 
@@ -561,7 +547,8 @@ def _snapshot_pair(
 def _shape(conn: pymysql.connections.Connection, schema: str, table: str) -> TableShape | None:
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT COLUMN_NAME, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS "
+            "SELECT COLUMN_NAME, IS_NULLABLE, COLUMN_KEY, COLUMN_TYPE, COALESCE(COLLATION_NAME, '') "
+            "FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
         columns = cur.fetchall()
         if not columns:
@@ -571,7 +558,25 @@ def _shape(conn: pymysql.connections.Connection, schema: str, table: str) -> Tab
             "AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", (schema, table))
         key = tuple(r[0] for r in cur.fetchall())
     return TableShape(schema, table, tuple(c[0] for c in columns),
-                      frozenset(c[0] for c in columns if c[1] == "YES"), key)
+                      frozenset(c[0] for c in columns if c[1] == "YES"), key,
+                      tuple((str(c[0]), str(c[3]).lower(), str(c[1]), str(c[4])) for c in columns))
+
+
+def definition_differences(a: TableShape, b: TableShape, a_name: str, b_name: str) -> list[str]:
+    """Columns defined differently on the two sides (type, nullability, collation)."""
+    mine = {c[0]: c for c in a.definitions}
+    theirs = {c[0]: c for c in b.definitions}
+    out = []
+    for column in a.columns:
+        x, y = mine.get(column), theirs.get(column)
+        if x is None or y is None or x == y:
+            continue
+        parts = []
+        for label, i in (("type", 1), ("nullable", 2), ("collation", 3)):
+            if x[i] != y[i]:
+                parts.append(f"{label} {x[i] or '-'} on {a_name}, {y[i] or '-'} on {b_name}")
+        out.append(f"{column}: " + ", ".join(parts))
+    return out
 
 
 def _base_tables(conn: pymysql.connections.Connection, only: Sequence[tuple[str, str]] = ()) -> set[tuple[str, str]]:
@@ -781,6 +786,11 @@ def compare(
                                             problem=f"columns differ: {source.name} {list(a.columns) if a else []}, "
                                                     f"{replica.name} {list(b.columns) if b else []}"))
                 continue
+            defined = definition_differences(a, b, source.name, replica.name)
+            if defined:
+                problems.append(TableResult(f"{schema}.{table}", list(a.key),
+                                            problem="column definitions differ: " + "; ".join(defined)))
+                continue
             shapes.append(a)
 
         position = _snapshot_pair(src, rep, flavor, link, replica.name, wait_timeout_s)
@@ -873,13 +883,49 @@ def _recheck(
             break
 
 
+def _refuse_same_server(dc1: Server, dc2: Server) -> None:
+    """Comparing a server with itself always passes, so two DSNs that reach one server are
+    refused (exit 2) before anything is compared.
+
+    Identity is tested, not guessed from variables: MariaDB has no @@server_uuid (MySQL
+    has), and @@server_id, @@hostname and @@port can be equal on two distinct servers (the
+    default server_id is 1 everywhere; containers share host name and port 3306), while
+    one server can be reached under two names (localhost and 127.0.0.1, directly and
+    through a proxy). A named lock is server-wide: a lock with a random name taken on
+    dc1's connection is in use as seen from dc2's connection exactly when both are one
+    server. GET_LOCK needs no privilege and works on a read-only server; the lock goes
+    with the connection. If the probe itself cannot run, nothing is refused here."""
+    import secrets
+
+    token = f"drills-identity-{secrets.token_hex(12)}"
+    conns = _connect_all([dc1, dc2])
+    try:
+        with conns[0].cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (token,))
+            taken = cur.fetchone()[0] == 1
+        with conns[1].cursor() as cur:
+            cur.execute("SELECT IS_USED_LOCK(%s)", (token,))
+            holder = cur.fetchone()[0]
+    except pymysql.err.MySQLError:
+        return
+    finally:
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+    if taken and holder is not None:
+        raise ConsistencyError(
+            f"dc1 ({dc1.where}) and dc2 ({dc2.where}) are the same server: a server compared with itself "
+            "always looks identical", hint="give --dsn for dc1, then --dsn for dc2: two different servers")
+
+
 def check(
     topo_or_dsns: Any, tables: Sequence[str] | None = None, *, filter_list: FilterList | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE, wait_timeout_s: float = 30.0,
 ) -> ConsistencyResult:
     """Compare a running topology (dc1 against dc2 on the observer path, with its declared
-    filter list) or two DSNs (first = dc1, second = dc2). The source is whichever side the
-    other replicates from, so the check also works after failover reversed the link."""
+    filter list) or two DSNs (first = dc1, second = dc2; refused when both reach one
+    server). The source is whichever side the other replicates from, so the check also
+    works after failover reversed the link."""
     if hasattr(topo_or_dsns, "servers") and hasattr(topo_or_dsns, "connect"):
         topo = topo_or_dsns
         dc1, dc2 = Server.from_topology(topo, "dc1"), Server.from_topology(topo, "dc2")
@@ -890,6 +936,11 @@ def check(
         if len(pair) != 2:
             raise ConsistencyError(f"expected two DSNs (dc1 and dc2), got {len(pair)}", hint="--dsn DC1 --dsn DC2")
         dc1, dc2 = (p if isinstance(p, Server) else Server.from_dsn(p, f"dc{i + 1}") for i, p in enumerate(pair))
+        if dc1.where.rpartition("@")[2] == dc2.where.rpartition("@")[2]:  # one host:port, whoever logs in
+            raise ConsistencyError(f"dc1 and dc2 are the same server ({dc1.where}): a server compared with itself "
+                                   "always looks identical",
+                                   hint="give --dsn for dc1, then --dsn for dc2: two different servers")
+        _refuse_same_server(dc1, dc2)
     return compare(dc1, dc2, tables, filter_list=filter_list, chunk_size=chunk_size, wait_timeout_s=wait_timeout_s,
                    detect_roles=True)
 

@@ -45,15 +45,20 @@ from drills.journal import Journal, now_wall, read_tolerant
 
 SOURCE = "observer"
 ORDERS_TABLE = "app.orders"
-CONTROL_TABLE = "app.customers"  # replicated; the control canary goes here
+# The harness's own schema: the control canary (a replicated table, proof that the link
+# carries rows at all) lives here, created on each side without binlogging so the link never
+# depends on it; the consistency check skips it.
+CANARY_SCHEMA = "drills_canary"
+CONTROL_TABLE = f"{CANARY_SCHEMA}.control"
 DEFAULT_SEQUENCE_TABLE = "app.id_sequence"
 SETTLE_CHUNK = 500
+READ_TIMEOUT_S = 30.0  # longer than any server-side wait the collector asks for
 
 
 def collect(topo: Any, journal: Journal, scenario: Any = None, ledger: str | Path | None = None, *,
             catch_up_timeout_s: float = 5.0) -> dict[str, Any]:
-    """Observe everything the checks need and journal it. Returns a short account
-    (counts, errors) for the caller's log; the journal is the record."""
+    """Observe everything the checks need at the end of a run and journal it. Returns a
+    short account (counts, errors) for the caller's log; the journal is the record."""
     ledger_path = Path(ledger) if ledger is not None else journal.path.parent / "ledger.jsonl"
     account: dict[str, Any] = {"errors": []}
     conns = _connect_all(topo, journal, account)
@@ -71,71 +76,173 @@ def collect(topo: Any, journal: Journal, scenario: Any = None, ledger: str | Pat
         for dc in conns:
             _guard(journal, account, "sequence", dc, lambda dc=dc: observe_sequence(conns[dc], journal, dc, seq_table), None)
         declared = topo.declared_filters
-        if replica is not None and replica in conns:
-            _guard(journal, account, "filters", replica,
-                   lambda: observe_filters_on(conns[replica], journal, replica, source, declared), None)
-        elif replica is None:
+        if replica is None:
             _error(journal, account, "filters", None, "no replication link is configured on either side")
-        if source in conns and replica in conns:
-            account["canaries"] = _guard(journal, account, "canary", source,
-                                         lambda: canaries(conns, journal, source, replica, declared, catch_up_timeout_s), 0)
-        else:
-            _error(journal, account, "canary", source, "no reachable source and replica pair; no canary written")
+        linked = _observe_direction(conns, journal, account, source, replica, declared, catch_up_timeout_s, write=True)
+        _guard(journal, account, "canary", None,
+               lambda: resolve_canaries(conns, journal, source, replica, catch_up_timeout_s, final=True), None)
+        if linked and source is not None and replica is not None:
+            _guard(journal, account, "sequence", replica,
+                   lambda: observe_standby_sequence(conns, journal, source, replica, seq_table, catch_up_timeout_s, "end"),
+                   None)
         _guard(journal, account, "schema", None, lambda: observe_schema(conns, journal, declared), None)
     finally:
-        for conn in conns.values():
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection must not hide the result
-                pass
+        _close_all(conns)
     return account
 
 
-def observe_filters(topo: Any, journal: Journal) -> dict[str, Any] | None:
-    """Read back the effective filters of whichever side replicates now. For the runner or
-    controller to call right after a link reversal, so each direction the link ran in is
-    observed, not only the last one."""
-    conns = _connect_all(topo, journal, {"errors": []})
+def observe_point(topo: Any, journal: Journal, scenario: Any = None, *, when: str,
+                  catch_up_timeout_s: float = 3.0) -> dict[str, Any]:
+    """What the runner records at the moments a switch could change what the end of the run
+    can still see — before the first fault or switch (`baseline`), before a switch step
+    (`before-switch`) and after it (`after-switch`):
+
+    - the link as it runs now, its effective filters, and a canary round on it — so the
+      pre-fault direction of an unplanned drill is judged too, and every direction a switch
+      leaves behind;
+    - before a switch, canaries on the active side even when no link runs yet: a failback
+      first makes the old primary a replica of the active side, and those canaries show
+      whether that catch-up link kept the filtered tables out;
+    - every canary still waiting for its replica, looked for now;
+    - the standby's sequence high-water mark once its link has caught up.
+    """
+    account: dict[str, Any] = {"errors": [], "when": when}
+    conns = _connect_all(topo, journal, account, timeout=1.0)  # a hung side must not hold up the drill
     try:
         source, replica = _roles(topo, conns, journal)
-        if replica is None or replica not in conns:
-            return None
-        return observe_filters_on(conns[replica], journal, replica, source, topo.declared_filters)
+        declared = topo.declared_filters
+        if when == "baseline":
+            record_observation(journal, ev.FILTERS_DECLARED, when=when, **declared.as_filters())
+        linked = _observe_direction(conns, journal, account, source, replica, declared, catch_up_timeout_s,
+                                    write=True, when=when)
+        if when == "before-switch" and not linked:
+            active = _active_dc(topo, journal)
+            other = next((dc for dc in sorted(topo.servers) if dc != active), None)
+            if active in conns and other is not None:
+                _guard(journal, account, "canary", active,
+                       lambda: write_canaries(conns, journal, active, other, declared, when=when), 0)
+        _guard(journal, account, "canary", None,
+               lambda: resolve_canaries(conns, journal, source, replica, catch_up_timeout_s), None)
+        if linked and source is not None and replica is not None:
+            seq_table = _sequence_table(scenario)
+            _guard(journal, account, "sequence", replica,
+                   lambda: observe_standby_sequence(conns, journal, source, replica, seq_table, catch_up_timeout_s, when),
+                   None)
     finally:
-        for conn in conns.values():
+        _close_all(conns)
+    return account
+
+
+def _observe_direction(conns: dict[str, pymysql.connections.Connection], journal: Journal, account: dict[str, Any],
+                       source: str | None, replica: str | None, declared: FilterList, timeout_s: float, *,
+                       write: bool, when: str = "end") -> bool:
+    """Effective filters and a canary round on the link that runs now; False when none runs."""
+    from drills.mysql import admin
+
+    if replica is None or replica not in conns or source not in conns:
+        return False
+    status = _guard(journal, account, "link", replica, lambda: admin.replica_status(conns[replica]), None)
+    if status is None or not (status.io_running or status.sql_running):
+        return False
+    _guard(journal, account, "filters", replica,
+           lambda: observe_filters_on(conns[replica], journal, replica, source, declared), None)
+    if write:
+        _guard(journal, account, "canary", source,
+               lambda: write_canaries(conns, journal, source, replica, declared, when=when), 0)
+    return True
+
+
+def _close_all(conns: dict[str, pymysql.connections.Connection]) -> None:
+    for conn in conns.values():
+        try:
             conn.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection must not hide the result
+            pass
 
 
 # ---- steps -----------------------------------------------------------------------------------
 
 
 def settle(conns: dict[str, pymysql.connections.Connection], ledger_path: Path) -> int:
-    """Append a `settle` line for every order write whose outcome the workload never learnt."""
+    """Read every order write back on each side, by its token, and append one `settle`
+    line per write: `present[dc]` is True when the row with that token holds what the client
+    sent (id, buyer, amount), False when it does not — absent, or the token's row altered —
+    and None for a side that could not be read. Acknowledged writes are read back too: RPO
+    and split brain need to know where each write *is*, and a reused ID must never stand in
+    for a write that is gone."""
     if not ledger_path.exists():
         return 0
-    hist = History.build([], read_tolerant(ledger_path, []))
-    pending = [o for o in hist.ops if o.f == "write_order" and o.id is not None
-               and o.outcome in ("info", None) and o.settle is None]
+    raw = read_tolerant(ledger_path, [])
+    hist = History.build([], raw)
+    content = _sent_content(raw)
+    pending = [o for o in hist.ops if o.f == "write_order" and o.settle is None]
     if not pending:
         return 0
-    present: dict[str, set[int]] = {}
-    ids = sorted({o.id for o in pending if o.id is not None})
-    for dc, conn in conns.items():
-        found: set[int] = set()
-        for i in range(0, len(ids), SETTLE_CHUNK):
-            chunk = ids[i:i + SETTLE_CHUNK]
-            rows = _rows(conn, f"SELECT id FROM {_qualified(ORDERS_TABLE)} WHERE id IN ({','.join(['%s'] * len(chunk))})",
-                         tuple(chunk))
-            found |= {int(r[0]) for r in rows}
-        present[dc] = found
+    tokens = sorted({o.token for o in pending if o.token})
+    found: dict[str, dict[str, tuple[Any, ...]] | None] = {}
+    for dc, conn in sorted(conns.items()):
+        try:
+            found[dc] = _rows_by_token(conn, tokens)
+        except pymysql.MySQLError:
+            found[dc] = None  # that side could not be read: its presence stays unknown
     with open(ledger_path, "a", encoding="utf-8") as fh:
         for o in pending:
-            line = {"op": o.op, "type": "settle", "f": o.f, "id": o.id, "dc": o.dc, "epoch": o.epoch,
-                    "present": {dc: o.id in found for dc, found in sorted(present.items())},
-                    "mono_ns": time.monotonic_ns(), "wall": now_wall()}
-            fh.write(json.dumps(line, sort_keys=True) + "\n")
+            present: dict[str, bool | None] = {}
+            altered: dict[str, Any] = {}
+            for dc, rows in found.items():
+                if rows is None or not o.token:
+                    present[dc] = None
+                    continue
+                row = rows.get(o.token)
+                if row is None:
+                    present[dc] = False
+                    continue
+                same = _same_content(row, o.id, content.get(o.op, {}))
+                present[dc] = same
+                if not same:
+                    altered[dc] = {"id": row[0], "buyer_id": row[1], "amount": str(row[2])}
+            line: dict[str, Any] = {"op": o.op, "type": "settle", "f": o.f, "id": o.id, "dc": o.dc, "epoch": o.epoch,
+                                    "token": o.token, "present": present, "mono_ns": time.monotonic_ns(), "wall": now_wall()}
+            if altered:
+                line["altered"] = altered
+            fh.write(json.dumps(line, sort_keys=True, default=str) + "\n")
         fh.flush()
     return len(pending)
+
+
+def _sent_content(records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """What each write_order invoke said it wrote (the read-back compares it)."""
+    out: dict[int, dict[str, Any]] = {}
+    for rec in records:
+        if rec.get("type") == "invoke" and rec.get("f") == "write_order" and isinstance(rec.get("op"), int):
+            out[rec["op"]] = {k: rec[k] for k in ("buyer_id", "amount") if rec.get(k) is not None}
+    return out
+
+
+def _rows_by_token(conn: pymysql.connections.Connection, tokens: list[str]) -> dict[str, tuple[Any, ...]]:
+    rows: dict[str, tuple[Any, ...]] = {}
+    for i in range(0, len(tokens), SETTLE_CHUNK):
+        chunk = tokens[i:i + SETTLE_CHUNK]
+        for token, *rest in _rows(conn, f"SELECT token, id, buyer_id, amount FROM {_qualified(ORDERS_TABLE)} "
+                                        f"WHERE token IN ({','.join(['%s'] * len(chunk))})", tuple(chunk)):
+            rows[str(token)] = tuple(rest)
+    return rows
+
+
+def _same_content(row: tuple[Any, ...], sent_id: int | None, sent: dict[str, Any]) -> bool:
+    row_id, buyer_id, amount = row
+    if sent_id is not None and int(row_id) != int(sent_id):
+        return False
+    if "buyer_id" in sent and int(buyer_id) != int(sent["buyer_id"]):
+        return False
+    if "amount" in sent:
+        try:
+            from decimal import Decimal
+
+            return Decimal(str(amount)) == Decimal(str(sent["amount"]))
+        except ArithmeticError:
+            return False
+    return True
 
 
 def observe_link(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str | None,
@@ -194,47 +301,131 @@ def observe_filters_on(conn: pymysql.connections.Connection, journal: Journal, r
                           declared=declared.as_filters())
 
 
-def canaries(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str, replica: str,
-             declared: FilterList, timeout_s: float) -> int:
-    """Write marker rows on the source, wait for the link, look for them on the replica,
-    then delete them. Returns how many canaries were written."""
-    from drills.mysql import admin
-
-    src, rep = conns[source], conns[replica]
-    targets: list[tuple[str, bool]] = [(t, True) for t in filtered_tables(src, declared, one_per_pattern=True)]
-    if _table_exists(src, CONTROL_TABLE) and not declared.is_filtered(CONTROL_TABLE):
-        targets.append((CONTROL_TABLE, False))
-    written: list[tuple[str, bool, str, dict[str, Any], Any]] = []
-    for table, filtered in targets:
+def write_canaries(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str, replica: str,
+                   declared: FilterList, *, when: str = "end") -> int:
+    """A canary round: a marker row in every exact filtered table and in one table per
+    filter pattern on `source`, plus the control row in the harness's own replicated table.
+    The plan (which tables) is journaled first, so a canary that could not be written shows
+    as missing, not as one that stayed home. Looked for later by `resolve_canaries`."""
+    src = conns[source]
+    _ensure_canary_schema(conns)
+    tables = filtered_tables(src, declared, one_per_pattern=True)
+    control = CONTROL_TABLE if not declared.is_filtered(CONTROL_TABLE) else None
+    round_id = uuid.uuid4().hex[:8]
+    record_observation(journal, ev.CANARY_PLAN, round=round_id, source=source, replica=replica, tables=tables,
+                       control=control, when=when)
+    written = 0
+    for table, filtered in [(t, True) for t in tables] + ([(control, False)] if control else []):
         marker = f"drills-canary-{uuid.uuid4().hex[:12]}"
         try:
             key = _insert_canary(src, table, marker)
         except pymysql.MySQLError as exc:
-            record_observation(journal, OBSERVE_ERROR, what="canary", dc=source, table=table, error=_mysql_error(exc))
+            record_observation(journal, OBSERVE_ERROR, what="canary", dc=source, table=table, error=_mysql_error(exc),
+                               round=round_id)
             continue
-        rec = record_observation(journal, ev.CANARY_WRITE, table=table, source=source, marker=marker, filtered=filtered,
-                             key=_jsonable(key))
-        written.append((table, filtered, marker, key, rec))
-    if not written:
+        record_observation(journal, ev.CANARY_WRITE, table=table, source=source, replica=replica, marker=marker,
+                           filtered=filtered, key=_jsonable(key), round=round_id, by="harness")
+        written += 1
+    return written
+
+
+def resolve_canaries(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str | None,
+                     replica: str | None, timeout_s: float, *, final: bool = False) -> int:
+    """Look for every canary not yet looked for — the harness's own and the rows a scenario's
+    `sql` steps wrote into filtered tables — on the replica of the direction it was written
+    for. When that link runs now, wait (bounded) for it to catch up first and record whether
+    it did. A canary whose link does not run now is looked for once the journal shows that
+    direction caught up after it was written (a failback's GTID wait); until then it waits —
+    except at the end of the run (`final`), when it is looked for anyway and the judge finds
+    it inconclusive. Harness canary rows are then removed without binlogging (a row deleted
+    on a side that has since become a replica must not turn into an errant transaction)."""
+    from drills.checks.filters import caught_up_between
+    from drills.mysql import admin
+
+    hist = History.load(journal.path.parent)
+    seen = {str(e.get("marker")) for e in hist.of(ev.CANARY_OBSERVED)}
+    now = time.monotonic_ns()
+    pending = [w for w in hist.of(ev.CANARY_WRITE) if str(w.get("marker")) not in seen
+               and (final or (w.get("source") == source and _replica_of(w) == replica)
+                    or caught_up_between(hist, str(w.get("source")), str(_replica_of(w)), w.mono_ns, now))]
+    if not pending:
         return 0
-    status = admin.replica_status(rep)
-    caught_up = False
-    if status is not None and status.io_running and status.sql_running:
-        caught_up = admin.wait_for_gtid(rep, admin.gtid_executed(src), timeout_s)
-    for table, _filtered, marker, key, _rec in written:
+    caught_up: bool | None = None
+    if source in conns and replica in conns and any(w.get("source") == source and _replica_of(w) == replica
+                                                    for w in pending):
+        status = admin.replica_status(conns[replica])
+        if status is not None and status.io_running and status.sql_running:
+            caught_up = admin.wait_for_gtid(conns[replica], admin.gtid_executed(conns[source]), timeout_s)
+    for w in pending:
+        target = _replica_of(w)
+        table, key = str(w.get("table")), w.get("key") or {}
+        if target not in conns or not key:
+            continue
+        here = caught_up if (w.get("source") == source and target == replica) else None
         try:
-            found = bool(_table_exists(rep, table)) and bool(_rows(rep, *_match_sql(table, key)))
-            record_observation(journal, ev.CANARY_OBSERVED, table=table, replica=replica, marker=marker, found=found,
-                           caught_up=caught_up)
+            found = bool(_table_exists(conns[target], table)) and bool(_rows(conns[target], *_match_sql(table, key)))
         except pymysql.MySQLError as exc:
-            record_observation(journal, OBSERVE_ERROR, what="canary.observe", dc=replica, table=table, error=_mysql_error(exc))
-    for table, _filtered, _marker, key, _rec in written:
+            record_observation(journal, OBSERVE_ERROR, what="canary.observe", dc=target, table=table,
+                               error=_mysql_error(exc), marker=w.get("marker"))
+            continue
+        record_observation(journal, ev.CANARY_OBSERVED, table=table, source=w.get("source"), replica=target,
+                           marker=w.get("marker"), found=found, caught_up=here)
+        if w.get("by") == "harness":
+            for dc in (w.get("source"), target):
+                if dc in conns:
+                    _unlogged_delete(conns[dc], table, key)
+    return len(pending)
+
+
+def _replica_of(w: Any) -> str | None:
+    replica = w.get("replica")
+    if replica:
+        return str(replica)
+    source = w.get("source")
+    return {"dc1": "dc2", "dc2": "dc1"}.get(str(source)) if source else None
+
+
+def _ensure_canary_schema(conns: dict[str, pymysql.connections.Connection]) -> None:
+    """The control canary's table on every reachable side, created without binlogging: the
+    link must never depend on (or break over) the harness's own schema."""
+    for conn in conns.values():
+        _exec(conn, "SET SESSION sql_log_bin = 0")
+        try:
+            _exec(conn, f"CREATE DATABASE IF NOT EXISTS `{CANARY_SCHEMA}`")
+            _exec(conn, f"CREATE TABLE IF NOT EXISTS {_qualified(CONTROL_TABLE)} (marker VARCHAR(64) NOT NULL PRIMARY KEY, "
+                        "written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB")
+        finally:
+            _exec(conn, "SET SESSION sql_log_bin = 1")
+
+
+def _unlogged_delete(conn: pymysql.connections.Connection, table: str, key: dict[str, Any]) -> None:
+    try:
+        _exec(conn, "SET SESSION sql_log_bin = 0")
         try:
             sql, args = _match_sql(table, key, delete=True)
-            _exec(src, sql, args)
-        except pymysql.MySQLError as exc:
-            record_observation(journal, OBSERVE_ERROR, what="canary.cleanup", dc=source, table=table, error=_mysql_error(exc))
-    return len(written)
+            _exec(conn, sql, args)
+        finally:
+            _exec(conn, "SET SESSION sql_log_bin = 1")
+    except pymysql.MySQLError:
+        pass  # a canary row left behind is harmless: filtered, or in the harness's own schema
+
+
+def observe_standby_sequence(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str,
+                             replica: str, table: str, timeout_s: float, when: str) -> bool | None:
+    """The standby's sequence high-water mark against the active side's: read the active
+    side first, then wait until the standby has applied everything up to that read, then
+    read the standby. Replicated, the standby is at or above; filtered, it stays behind."""
+    from drills.mysql import admin
+
+    src, rep = conns[source], conns[replica]
+    active = {str(n): int(v) for n, v in _rows(src, f"SELECT name, next_val FROM {_qualified(table)} ORDER BY name")}
+    position = admin.gtid_executed(src)
+    caught_up = admin.wait_for_gtid(rep, position, timeout_s)
+    for name, next_val in _rows(rep, f"SELECT name, next_val FROM {_qualified(table)} ORDER BY name"):
+        record_observation(journal, ev.OBSERVE_SEQUENCE, dc=replica, table=table, name=name, next_val=int(next_val),
+                           role="standby", source=source, source_next_val=active.get(str(name)), caught_up=caught_up,
+                           when=when)
+    return caught_up
 
 
 def observe_schema(conns: dict[str, pymysql.connections.Connection], journal: Journal, declared: FilterList) -> int:
@@ -276,11 +467,16 @@ def record_observation(journal: Journal, kind: str, /, **payload: Any) -> dict[s
     return journal.record(SOURCE, kind, **payload)
 
 
-def _connect_all(topo: Any, journal: Journal, account: dict[str, Any]) -> dict[str, pymysql.connections.Connection]:
+def _connect_all(topo: Any, journal: Journal, account: dict[str, Any], *,
+                 timeout: float = 3.0) -> dict[str, pymysql.connections.Connection]:
     conns = {}
     for dc in sorted(topo.servers):
         try:
-            conns[dc] = topo.connect(dc, via="observer", timeout=3.0)
+            # the handshake itself is bounded (a hung server accepts the TCP connection and
+            # never greets); once connected, reads may last as long as a bounded server-side wait
+            conn = topo.connect(dc, via="observer", timeout=timeout, read_timeout=timeout)
+            conn._read_timeout = conn._write_timeout = READ_TIMEOUT_S  # pymysql applies them to each later read and write
+            conns[dc] = conn
         except Exception as exc:  # noqa: BLE001 - an unreachable side is evidence, not a crash
             _error(journal, account, "connect", dc, str(exc))
     return conns
@@ -474,7 +670,7 @@ def _value(dtype: str, ctype: str, maxlen: Any, prec: Any, scale: Any, marker: s
 
 
 def _match_sql(table: str, key: dict[str, Any], *, delete: bool = False) -> tuple[str, tuple[Any, ...]]:
-    where = " AND ".join(f"`{c}` = %s" for c in key)
+    where = " AND ".join(f"`{c.replace('`', '``')}` <=> %s" for c in key)
     if delete:
         return f"DELETE FROM {_qualified(table)} WHERE {where} LIMIT 1", tuple(key.values())
     return f"SELECT 1 FROM {_qualified(table)} WHERE {where} LIMIT 1", tuple(key.values())

@@ -47,12 +47,13 @@ class Op:
     dc: str | None = None
     epoch: int | None = None
     worker: Any = None
+    token: str | None = None
     invoke_ns: int | None = None
     complete_ns: int | None = None
     outcome: str | None = None  # ok | fail | info | None (never completed: the run ended first)
     error: str | None = None
     error_code: int | None = None
-    settle: dict[str, bool] | None = None
+    settle: dict[str, bool | None] | None = None  # read-back by token and content, per DC
     wall: str = ""
 
     @property
@@ -63,22 +64,28 @@ class Op:
     def acknowledged(self) -> bool:
         return self.outcome == "ok"
 
+    def present_on(self, dc: str | None) -> bool | None:
+        """What the read-back found on `dc`: True when the row with this write's token and
+        content is there, False when it is not, None when `dc` was never read for it."""
+        if self.settle is None or dc is None:
+            return None
+        return self.settle.get(dc)
+
     def committed_on(self, dc: str) -> bool | None:
         """Whether this write is known to be on `dc` as its writer left it: an ack from that
-        DC, or an `info` write whose read-back found it there. None = cannot tell."""
+        DC, or an `info` (or never completed) write whose read-back found it there.
+        None = cannot tell."""
         if self.outcome == "ok":
             return self.dc == dc
-        if self.outcome == "info":
+        if self.outcome in ("info", None):
             if self.dc != dc:
                 return False
-            if self.settle is None or dc not in self.settle:
-                return None  # never read back (or that side was unreachable when it was)
-            return bool(self.settle[dc])
+            return self.present_on(dc)
         return False
 
     @property
     def accepted(self) -> bool:
-        """Acknowledged, or settled as committed on the DC it was sent to."""
+        """Acknowledged, or read back as committed on the DC it was sent to."""
         return bool(self.dc) and bool(self.committed_on(self.dc or ""))
 
     @property
@@ -90,11 +97,25 @@ class Op:
         """The compact form evidence lists use."""
         out: dict[str, Any] = {"op": self.op, "f": self.f, "id": self.id, "dc": self.dc, "epoch": self.epoch,
                                "outcome": self.outcome}
+        if self.token is not None:
+            out["token"] = self.token
         if self.error_code is not None:
             out["error_code"] = self.error_code
         if self.settle is not None:
             out["settle"] = self.settle
         return out
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A span in which `dc` was fenced: `read_only` (it cannot commit) or `edge` (its
+    service paths are cut: it may still commit what it held, but no client reaches it)."""
+
+    dc: str
+    method: str
+    start_ns: int
+    end_ns: int | None  # lifted, or the DC promoted; None = still in force at the end
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -119,9 +140,15 @@ class History:
     # ---- construction ---------------------------------------------------------------------
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str]) -> History:
+        """The record as judging sees it: everything up to `run.checks` (the moment judging
+        started), so judging the run later — `drills judge` — reads exactly what the run
+        itself judged, not the verdict lines and `run.end` appended after."""
         d = Path(run_dir)
         journal_path = d / "journal.jsonl"
         records = journal_mod.read(journal_path) if journal_path.exists() else []
+        cut = next((i for i, rec in enumerate(records) if rec.get("kind") == ev.RUN_CHECKS), None)
+        if cut is not None:
+            records = records[:cut]
         problems: list[str] = []
         ledger = journal_mod.read_tolerant(d / "ledger.jsonl", problems)
         hist = cls.build(records, ledger)
@@ -172,6 +199,27 @@ class History:
         """Route changes: every route after the one in force at the start."""
         return self.routes[1:]
 
+    def switches(self) -> list[tuple[Route, Route]]:
+        """(previous, route) for every route change that moved the writer to another DC (a
+        re-published route naming the same DC is not a switch)."""
+        out = []
+        for r in self.changes:
+            prev = self.previous_route(r)
+            if prev is not None and prev.active != r.active:
+                out.append((prev, r))
+        return out
+
+    def caught_up(self, source: str, replica: str, *, after: int | None, before: int | None = None) -> Event | None:
+        """The first record, in [after, before], that the `source`→`replica` link had applied
+        everything its source had: the controller's GTID wait (planned switch, failback), the
+        observer's link observation, or a canary wait that succeeded."""
+        def same(e: Event) -> bool:
+            if e.kind == ev.GTID_WAIT:
+                return e.get("dc") == replica and e.get("source") in (None, source) and e.get("ok") is True
+            return e.get("source") == source and e.get("replica") == replica and e.get("caught_up") is True
+
+        return self.first(ev.GTID_WAIT, ev.OBSERVE_LINK, ev.CANARY_OBSERVED, after=after, before=before, where=same)
+
     def route_at(self, ns: int) -> Route | None:
         current = None
         for r in self.routes:
@@ -184,6 +232,55 @@ class History:
     def previous_route(self, route: Route) -> Route | None:
         i = self.routes.index(route)
         return self.routes[i - 1] if i > 0 else None
+
+    def epoch_of(self, o: Op) -> int | None:
+        """The epoch a write followed: its own, or — for a client that recorded none — the
+        route in force when it was sent (never skipped for lack of one)."""
+        if o.epoch is not None:
+            return o.epoch
+        route = self.route_at(o.invoke_ns if o.invoke_ns is not None else (o.time_ns or 0))
+        return route.epoch if route is not None else None
+
+    def route_of_epoch(self, epoch: int | None) -> Route | None:
+        return next((r for r in self.routes if r.epoch == epoch), None)
+
+    def fences(self, dc: str) -> list[Fence]:
+        """The spans in which `dc` was fenced, from the journal: a successful `fence` (or a
+        `write_ban`, which is a read-only fence) opens one; `fence.lifted` of that method, or
+        a `promote` of `dc`, closes it."""
+        spans: list[Fence] = []
+        open_: dict[str, tuple[int, int]] = {}
+        for e in self.events:
+            if e.get("dc") != dc:
+                continue
+            if (e.kind == ev.FENCE and e.get("ok") is True) or e.kind == ev.WRITE_BAN:
+                method = str(e.get("method") or "read_only")
+                open_.setdefault(method, (e.mono_ns, e.seq))
+            elif e.kind == ev.FENCE_LIFTED:
+                method = str(e.get("method") or "read_only")
+                if method in open_:
+                    start, seq = open_.pop(method)
+                    spans.append(Fence(dc, method, start, e.mono_ns, seq))
+            elif e.kind == ev.PROMOTE:
+                for method, (start, seq) in sorted(open_.items()):
+                    spans.append(Fence(dc, method, start, e.mono_ns, seq))
+                open_.clear()
+        spans += [Fence(dc, method, start, None, seq) for method, (start, seq) in sorted(open_.items())]
+        return sorted(spans, key=lambda f: f.start_ns)
+
+    def fence_at(self, dc: str, ns: int, method: str | None = None) -> Fence | None:
+        """The fence of `dc` in force at `ns` (started at or before it, not yet lifted)."""
+        for f in self.fences(dc):
+            if (method is None or f.method == method) and f.start_ns <= ns and (f.end_ns is None or ns < f.end_ns):
+                return f
+        return None
+
+    @property
+    def workload_stop_ns(self) -> int | None:
+        """When the workload was told to stop (the last `workload.stop`): after it, nobody
+        tried to write, so time after it is not unavailability."""
+        stop = self.last(ev.WORKLOAD_STOP)
+        return stop.mono_ns if stop is not None else None
 
     @property
     def end_ns(self) -> int:
@@ -204,9 +301,9 @@ def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op
             continue
         op = ops.setdefault(key, Op(key))
         kind = rec["type"]
-        for name in ("f", "dc", "worker"):
+        for name in ("f", "dc", "worker", "token"):
             if rec.get(name) is not None and not getattr(op, name):
-                setattr(op, name, rec[name])
+                setattr(op, name, rec[name] if name == "worker" else str(rec[name]))
         for name in ("id", "epoch"):
             if rec.get(name) is not None and getattr(op, name) is None:
                 try:
@@ -220,7 +317,7 @@ def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op
         elif kind == "settle":
             present = rec.get("present")
             if isinstance(present, dict):
-                op.settle = {str(k): bool(v) for k, v in present.items()}
+                op.settle = {str(k): (None if v is None else bool(v)) for k, v in present.items()}
         else:
             op.outcome = kind
             op.complete_ns = int(mono) if mono is not None else None

@@ -2,9 +2,9 @@
 
 `evaluate` is what the runner calls once the stages are done: it first has the evidence
 collector look at the servers (observer path) and write what it saw into the journal and
-the ledger, then runs every check on the record re-read from disk — so a verdict never
-rests on anything the journal does not hold, and `drills report` can re-judge a run
-directory later without a topology (`topo=None` skips the live observations).
+the ledger, then runs every check on the record re-read from disk (`judge_record`) — so a
+verdict never rests on anything the journal does not hold, and `drills judge RUN_DIR`
+reaches the same verdicts later from the run directory alone.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from drills import events as ev
-from drills.checks import filters, rpo, rto, sequence, split_brain
+from drills.checks import data_consistency, filters, rpo, rto, sequence, split_brain
 from drills.checks.history import History
-from drills.checks.verdict import FAILED, PASSED, UNKNOWN, Verdict, duration_s, expected_to_fail, objective
+from drills.checks.verdict import PASSED, UNKNOWN, Verdict, duration_s, expected_to_fail, objective
 from drills.journal import Journal
 
 CheckFunction = Callable[[History, Any, Any], Verdict]
@@ -40,13 +40,7 @@ def _sequence(hist: History, scenario: Any, topo: Any) -> Verdict:
 
 
 def _filters(hist: History, scenario: Any, topo: Any) -> Verdict:
-    declared = None
-    if topo is not None:
-        try:
-            declared = topo.declared_filters
-        except Exception:  # noqa: BLE001 - the journal's own `declared` is used instead
-            declared = None
-    return filters.check(hist, declared=declared)
+    return filters.check(hist)  # the declared list as drilled is in the record (`filters.declared`)
 
 
 def _split_brain(hist: History, scenario: Any, topo: Any) -> Verdict:
@@ -54,7 +48,13 @@ def _split_brain(hist: History, scenario: Any, topo: Any) -> Verdict:
 
 
 def _consistency(hist: History, scenario: Any, topo: Any) -> Verdict:
-    return consistency_verdict(hist)
+    return data_consistency.check(hist, sequence_table=_sequence_table_name(scenario))
+
+
+def _sequence_table_name(scenario: Any) -> str | None:
+    workload = getattr(scenario, "workload", None) if not isinstance(scenario, dict) else scenario.get("workload")
+    seq = getattr(workload, "sequence", None) if not isinstance(workload, dict) else (workload or {}).get("sequence")
+    return getattr(seq, "table", None) if not isinstance(seq, dict) else (seq or {}).get("table")
 
 
 # The names result.json uses, in the order the issue lists them.
@@ -69,8 +69,11 @@ CHECKS: dict[str, CheckFunction] = {
 
 
 def evaluate(run_dir: str | os.PathLike[str], scenario: Any, topo: Any, journal: Journal) -> list[dict[str, Any]]:
-    """Observe (when a topology is given), judge every check from the record, journal a
-    `check.result` for each, and return the verdicts as result.json lists them."""
+    """Observe (when a topology is given), then judge every check from the record alone,
+    journal a `check.result` for each, and return the verdicts as result.json lists them.
+
+    The observations end with a `run.checks` line: the record judged is everything before
+    it, which is also exactly what `drills judge RUN_DIR` reads later."""
     run_dir = Path(run_dir)
     if topo is not None:
         from drills.checks import evidence
@@ -80,90 +83,70 @@ def evaluate(run_dir: str | os.PathLike[str], scenario: Any, topo: Any, journal:
         except Exception as exc:  # noqa: BLE001 - judging must still happen on what was recorded
             journal.record("check", evidence.OBSERVE_ERROR, what="collect", error=str(exc))
         _observe_consistency(topo, journal)
+    journal.record("runner", ev.RUN_CHECKS, names=list(CHECKS))
+    verdicts = judge_record(run_dir, scenario)
+    for v in verdicts:
+        journal.record("check", ev.CHECK_RESULT, name=v["name"], status=v["status"], measured=v["measured"],
+                       objective=v["objective"], expected_failure=v["expected_failure"], summary=v["summary"],
+                       **({"waived": v["waived"]} if v.get("waived") else {}))
+    return verdicts
+
+
+def judge_record(run_dir: str | os.PathLike[str], scenario: Any) -> list[dict[str, Any]]:
+    """Every check, as a pure function of the run directory's journal and ledger and the
+    scenario's objectives. An `unknown` the scenario waives (`objectives.checks.not_judged`)
+    carries the reason as `waived`; it stays `unknown` — never rounded up to a pass."""
     hist = History.load(run_dir)
     expected = expected_to_fail(scenario)
+    waivers = not_judged(scenario)
     verdicts = []
     for name, fn in CHECKS.items():
         try:
-            verdict = fn(hist, scenario, topo)
+            verdict = fn(hist, scenario, None)
         except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal to the run
             verdict = Verdict(name, UNKNOWN, None, None, f"The {name} check could not be computed ({type(exc).__name__}).",
                               {"error": f"{type(exc).__name__}: {exc}"})
         verdict.expected_failure = name in expected
         if hist.ledger_problems:
             verdict.evidence.setdefault("ledger_problems", hist.ledger_problems[:20])
-        journal.record("check", ev.CHECK_RESULT, name=verdict.name, status=verdict.status, measured=verdict.measured,
-                       objective=verdict.objective, expected_failure=verdict.expected_failure, summary=verdict.summary)
-        verdicts.append(verdict.as_dict())
+        entry = verdict.as_dict()
+        if verdict.status == UNKNOWN and name in waivers:
+            entry["waived"] = waivers[name]
+        verdicts.append(entry)
     return verdicts
 
 
-# ---- data_consistency: the engine is drills.checks.consistency (built separately) --------------------
+def not_judged(scenario: Any) -> dict[str, str]:
+    """Checks the scenario waives, with the reason every report shows."""
+    checks = objective(scenario, "checks")
+    if checks is None:
+        return {}
+    waived = checks.get("not_judged") if isinstance(checks, dict) else getattr(checks, "not_judged", None)
+    return dict(waived or {})
+
+
+# ---- data_consistency: the engine (drills.checks.consistency) journals what it found --------------
 
 
 def _observe_consistency(topo: Any, journal: Journal) -> None:
-    """Run the consistency engine, if present, and journal its outcome as
-    `observe.consistency` so the verdict, like every other, is read from the journal."""
+    """Run the consistency engine and journal its outcome as `observe.consistency` — the
+    verdict, like every other, is read from the journal. It runs whatever the link's state:
+    after a failover whose old primary was not rejoined the differences are still evidence
+    (the judge separates those the failover explains from the rest)."""
+    from drills.checks import consistency
     from drills.checks.evidence import OBSERVE_ERROR, record_observation
 
     try:
-        from drills.checks import consistency
-    except ImportError:
-        return
-    try:
-        result = consistency.check(topo)
-        body = result.as_dict()
+        result = consistency.check(topo, wait_timeout_s=10.0)
+        body = result.as_dict(max_keys=5000)
     except Exception as exc:  # noqa: BLE001 - unreachable server, engine error: evidence of nothing
         record_observation(journal, OBSERVE_ERROR, what="consistency", error=str(exc))
         return
     tables = body.get("tables", [])
     record_observation(journal, ev.OBSERVE_CONSISTENCY, tables=[t.get("table") for t in tables],
-                   identical=bool(body.get("verdict") == PASSED), differences=[t for t in tables if not t.get("identical")],
-                   source=body.get("source"), replica=body.get("replica"), position=body.get("position"),
-                   rows_compared=body.get("rows_compared"), skipped=body.get("skipped"))
+                       identical=bool(body.get("verdict") == PASSED), differences=[t for t in tables if not t.get("identical")],
+                       source=body.get("source"), replica=body.get("replica"), position=body.get("position"),
+                       rows_compared=body.get("rows_compared"), skipped=body.get("skipped"))
 
 
-def consistency_verdict(hist: History) -> Verdict:
-    """From the last `observe.consistency`: identical → passed, differences → failed with
-    the tables and keys, no comparison recorded → unknown."""
-    name = "data_consistency"
-    e = hist.last(ev.OBSERVE_CONSISTENCY)
-    objective_text = "replicated tables identical on both sides"
-    if e is None:
-        return Verdict(name, UNKNOWN, None, objective_text, "The two data centres' tables were never compared.", {})
-    differences = e.get("differences") or []
-    tables = e.get("tables") or []
-    measured = {"tables_compared": len(tables), "tables_differing": len(differences), "rows_compared": e.get("rows_compared")}
-    evidence = {"seq": e.seq, "differences": differences, "position": e.get("position"), "skipped": e.get("skipped")}
-    link = hist.last(ev.OBSERVE_LINK)
-    linked = link is not None and bool(link.get("io_running")) and bool(link.get("sql_running")) and link.get("caught_up") is True
-    evidence["link"] = ({"source": link.get("source"), "replica": link.get("replica"), "io_running": link.get("io_running"),
-                         "sql_running": link.get("sql_running"), "caught_up": link.get("caught_up"), "seq": link.seq}
-                        if link is not None else None)
-    if not linked:
-        # Identical data is only promised across a running link that has caught up. After an
-        # unplanned failover the old primary stays out until it is rejoined: differences then
-        # are expected, and saying "failed" would blame the data for the topology.
-        why = ("no replication link connects the data centres (the old primary was not rejoined)" if link is None
-               else f"the link {link.get('source')}->{link.get('replica')} is not running and caught up")
-        found = f"; {len(differences)} table(s) differ (listed as evidence)" if differences else ""
-        return Verdict(name, UNKNOWN, measured, objective_text,
-                       f"Not judged: {why}, so the two sides are not expected to hold the same data{found}.", evidence)
-    if differences:
-        first = differences[0]
-        keys = []
-        for part in ("differing",):
-            keys += (first.get(part) or {}).get("keys", [])
-        for missing in (first.get("missing") or {}).values():
-            keys += missing.get("keys", [])
-        shown = f" (first differing key: {keys[0]})" if keys else ""
-        return Verdict(name, FAILED, measured, objective_text,
-                       f"{len(differences)} replicated table(s) differ between the data centres, first {first.get('table')}{shown}.",
-                       evidence)
-    if not e.get("identical", False) or not tables:
-        return Verdict(name, UNKNOWN, measured, objective_text, "The comparison did not cover any replicated table.", evidence)
-    return Verdict(name, PASSED, measured, objective_text,
-                   f"All {len(tables)} replicated tables hold the same rows on both data centres.", evidence)
-
-
-__all__ = ["CHECKS", "Verdict", "evaluate", "consistency_verdict"]
+__all__ = ["CHECKS", "Verdict", "evaluate", "judge_record", "not_judged"]

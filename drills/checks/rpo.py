@@ -1,16 +1,17 @@
-"""RPO: acknowledged writes the surviving DC does not have, counted and listed, not guessed.
+"""RPO: committed writes the surviving DC does not have, counted and listed, not guessed.
 
 For every route change old → new:
 
-- the writes *accepted* by the old side during its tenure: ledger `write_order` ops sent
-  to it under the epoch it was active in (by time, when the client recorded no epoch)
-  that were acknowledged (`ok`), or were `info` and whose read-back (`settle`) found them
-  on the old side;
-- the survivor's rows: the first `observe.ids` of the orders table on the new side
-  recorded after the change (the evidence collector records one at the end of the run);
-- lost = accepted ids absent from those rows (only writes acknowledged before the
-  observation count). Reported with op numbers, ids, and the time span they cover
-  (first to last lost ack) and how long before the switch the first of them was acked.
+- the writes *committed* by the old side during its tenure: ledger `write_order` ops sent
+  to it under an epoch that named it (the route in force when sent, for a client that
+  recorded no epoch) that were acknowledged (`ok`), or whose read-back found them on the
+  old side (an `info` write that did commit is lost exactly like an acknowledged one);
+- where each of them is on the survivor: the read-back (`settle`) by the write's own token
+  and content. Never by order ID: a stale sequence on the survivor hands the same IDs out
+  again, and a row with the right ID and someone else's data is not the lost write;
+- lost = committed on the old side, absent from the survivor. Reported with op numbers,
+  ids, tokens, the time span they cover (first to last) and how long before the switch the
+  first of them was acknowledged;
 - where the old primary came back (an `observe.gtid` of it after the change), the
   transactions it executed that the survivor never received: GTID set difference
   (MySQL `uuid[:tag]:1-5:7` sets; MariaDB `domain-server-seq` lists, read as "everything
@@ -18,11 +19,12 @@ For every route change old → new:
   sequence per domain between servers). Reported, never judged: writes to filtered tables
   (job log) are transactions the survivor rightly never received.
 
-Objective (scenario `rpo`): an int = lost acknowledged writes allowed; `{max_writes,
-max_span}` bounds the count and/or the span. Planned switches default to 0 (zero loss is
-their promise); unplanned ones without an objective are measured only. Unsettled `info`
-writes on the old side make an otherwise passing change `unknown`: one of them might be
-the lost write. No failover, or no accepted write on the old side → `unknown`.
+Objective (scenario `rpo`): an int = lost writes allowed; `{max_writes, max_span}` bounds
+the count and/or the span. Planned switches default to 0 (zero loss is their promise);
+unplanned ones without an objective are measured only. A write that could not be read back
+(on the survivor, or — outcome unknown — on the old side) makes an otherwise passing change
+`unknown`: it might be the lost write. No switch, or nothing committed on the old side →
+`unknown`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from drills.checks.verdict import FAILED, PASSED, UNKNOWN, Status, Verdict, comb
 
 NAME = "rpo"
 ORDERS_TABLE = "app.orders"
+MAX_LISTED = 200
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,13 @@ def parse_objective(value: Any) -> RpoObjective:
 
 def check(hist: History, *, objective: Any = None, table: str = ORDERS_TABLE) -> Verdict:
     target = parse_objective(objective)
-    changes = [r for r in hist.changes if (p := hist.previous_route(r)) is None or p.active != r.active]
+    changes = [r for _prev, r in hist.switches()]
     if not changes:
         return Verdict(NAME, UNKNOWN, None, target.as_dict(),
                        "The active data centre never changed, so no data could have been lost in a switch.", {})
     results = [_measure(hist, r, target, table) for r in changes]
     status = combine([r["status"] for r in results])
-    lost = sum(len(r.get("lost", [])) for r in results)
+    lost = sum(int(r.get("lost_count", 0)) for r in results)
     spans = [r["span_s"] for r in results if r.get("span_s") is not None]
     gtid = [r["gtid_missing"]["count"] for r in results if r.get("gtid_missing")]
     measured = {"lost_writes": lost, "span_s": max(spans) if spans else None,
@@ -95,24 +98,23 @@ def _measure(hist: History, route: Route, target: RpoObjective, table: str) -> d
     out: dict[str, Any] = {"from": old, "to": new, "epoch": route.epoch, "route_seq": route.seq,
                            "kind": "planned" if planned else "unplanned", "objective": bound.as_dict()}
     tenure_routes = _tenure(hist, route)
-    tenure = [o for o in hist.writes if o.f == "write_order" and o.dc == old and _in_tenure(o, tenure_routes, route)]
-    obs = hist.first(ev.OBSERVE_IDS, after=change_ns, where=lambda e: e.get("dc") == new and e.get("table", table) == table)
+    tenure = [o for o in hist.writes if o.f == "write_order" and o.dc == old and _in_tenure(hist, o, tenure_routes, route)]
+    # committed on the old side: acknowledged by it, or read back there (an `info` write that
+    # did commit is lost exactly like an acknowledged one when the survivor lacks it)
     accepted = [o for o in tenure if o.committed_on(old or "") is True]
     unsettled = [o for o in tenure if o.committed_on(old or "") is None]
     out["accepted_writes"] = len(accepted)
-    out["unsettled"] = [o.ref() for o in unsettled]
+    out["unsettled"] = [o.ref() for o in unsettled[:MAX_LISTED]]
     gtid = _gtid_gap(hist, old, new, change_ns)
     if gtid is not None:
         out["gtid_missing"] = gtid
-    if obs is None:
-        out.update(status=UNKNOWN, summary=f"{new}'s orders were never observed after the switch from {old}, "
-                                           "so lost writes cannot be counted.")
-        return out
-    out["observation_seq"] = obs.seq
-    present = IdRanges.from_payload(obs.get("ranges") or [])
-    considered = [o for o in accepted if o.id is not None and (o.time_ns or 0) <= obs.mono_ns]
-    lost = sorted((o for o in considered if o.id not in present), key=lambda o: (o.time_ns or 0, o.op))
-    out["lost"] = [{**o.ref(), "acked_s_before_switch": seconds(change_ns - (o.time_ns or 0))} for o in lost]
+    # where each accepted write is now on the survivor: the read-back by token and content
+    unread = [o for o in accepted if o.present_on(new) is None]
+    lost = sorted((o for o in accepted if o.present_on(new) is False), key=lambda o: (o.time_ns or 0, o.op))
+    out["lost"] = [{**o.ref(), "acked_s_before_switch": seconds(change_ns - (o.time_ns or 0))} for o in lost[:MAX_LISTED]]
+    out["lost_count"] = len(lost)
+    if unread:
+        out["not_read_back"] = [o.ref() for o in unread[:MAX_LISTED]]
     span = seconds((lost[-1].time_ns or 0) - (lost[0].time_ns or 0)) if lost else 0.0
     out["span_s"] = span
     if lost:
@@ -123,22 +125,27 @@ def _measure(hist: History, route: Route, target: RpoObjective, table: str) -> d
     status: Status
     if over:
         status = FAILED
-        summary = (f"{len(lost)} acknowledged write(s) accepted by {old} are missing on {new} after the switch "
-                   f"(covering {span:.2f} s), more than the {allowed} allowed.")
+        ids = ", ".join(str(o.id) for o in lost[:8]) + (" …" if len(lost) > 8 else "")
+        summary = (f"{len(lost)} write(s) committed on {old} are missing on {new} after the switch "
+                   f"(IDs {ids}; covering {span:.2f} s), more than the {allowed} allowed.")
+    elif unread:
+        status = UNKNOWN
+        summary = (f"{len(unread)} write(s) committed on {old} were never read back on {new}, so the loss cannot "
+                   "be counted.")
     elif unsettled:
         status = UNKNOWN
-        summary = (f"{len(lost)} acknowledged write(s) are missing on {new}, but {len(unsettled)} write(s) with an "
-                   f"unknown outcome were never read back, so the loss cannot be bounded.")
+        summary = (f"{len(lost)} write(s) are missing on {new}, but {len(unsettled)} write(s) with an unknown "
+                   f"outcome could not be read back on {old}, so the loss cannot be bounded.")
     elif not accepted:
         status = UNKNOWN
-        summary = f"No write was accepted by {old} before the switch to {new}, so there was nothing that could be lost."
+        summary = f"No write was committed on {old} before the switch to {new}, so there was nothing that could be lost."
     else:
         status = PASSED
-        summary = (f"Every one of the {len(accepted)} write(s) acknowledged by {old} is present on {new}."
+        summary = (f"Every one of the {len(accepted)} write(s) committed on {old} is present on {new}."
                    if not lost else
-                   f"{len(lost)} acknowledged write(s) from {old} are missing on {new} (covering {span:.2f} s), "
+                   f"{len(lost)} write(s) committed on {old} are missing on {new} (covering {span:.2f} s), "
                    f"within the {allowed} allowed." if bound.bounded else
-                   f"{len(lost)} acknowledged write(s) from {old} are missing on {new} (covering {span:.2f} s); "
+                   f"{len(lost)} write(s) committed on {old} are missing on {new} (covering {span:.2f} s); "
                    "the scenario sets no bound.")
     out.update(status=status, summary=summary)
     return out
@@ -157,11 +164,12 @@ def _tenure(hist: History, route: Route) -> list[Route]:
     return out
 
 
-def _in_tenure(o: Op, tenure: list[Route], route: Route) -> bool:
+def _in_tenure(hist: History, o: Op, tenure: list[Route], route: Route) -> bool:
     if not tenure:
         return (o.invoke_ns or 0) < (route.mono_ns or 0)
-    if o.epoch is not None:
-        return any(o.epoch == r.epoch for r in tenure)
+    epoch = hist.epoch_of(o)
+    if epoch is not None:
+        return any(epoch == r.epoch for r in tenure)
     t = o.invoke_ns or 0
     start = tenure[0].mono_ns
     return (start is None or t >= start) and t < (route.mono_ns or 0)
@@ -194,39 +202,6 @@ def _gtid_text(e: Event) -> str:
     # MariaDB: the binlog *state* (one entry per domain-server) is precise where the
     # position (one per domain) is not; the collector records both.
     return str(e.get("gtid_binlog_state") or e.get("gtid_executed") or "")
-
-
-# ---- id ranges ----------------------------------------------------------------------------
-
-
-class IdRanges:
-    """Sorted, merged inclusive ranges (as `observe.ids` records them) with membership."""
-
-    def __init__(self, ranges: list[tuple[int, int]]):
-        merged: list[list[int]] = []
-        for lo, hi in sorted((int(lo), int(hi)) for lo, hi in ranges if int(lo) <= int(hi)):
-            if merged and lo <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        self._lo = [r[0] for r in merged]
-        self._hi = [r[1] for r in merged]
-
-    @classmethod
-    def from_payload(cls, ranges: list[Any]) -> IdRanges:
-        return cls([(r[0], r[1]) for r in ranges if isinstance(r, list | tuple) and len(r) == 2])
-
-    def __contains__(self, value: object) -> bool:
-        import bisect
-
-        if not isinstance(value, int):
-            return False
-        i = bisect.bisect_right(self._lo, value) - 1
-        return i >= 0 and value <= self._hi[i]
-
-    @property
-    def max(self) -> int | None:
-        return self._hi[-1] if self._hi else None
 
 
 # ---- GTID sets ----------------------------------------------------------------------------

@@ -1,28 +1,31 @@
 """RTO: how long the application could not write, measured from the record alone.
 
-For every route change in the history:
+For every route change in the history, the outage runs from the moment writes became
+unavailable to the first *order* acknowledged on the new active DC (a business write from a
+client under the new epoch; a segment allocation or a probe is not the application working):
 
-- **Unplanned failover** — origin is the fault that triggered it: the last `fault.inject`
-  after the previous route change and before the detection (`dc.failed` of the old active
-  DC; without a detection, before the route change). A forced failover with no fault
-  starts at its `failover.start`. The end is the first acknowledged write on the new
-  active DC (ledger `ok`, from a client under the new epoch or one that did not record
-  its epoch).
-- **Planned switchover / failback** (`switchover.start` towards the new DC after the
-  previous change) — the write-unavailable window: from the write ban on the old side
-  (`write_ban`; `switchover.start` if the ban was not journaled) to the first ack on the
-  new side. The last ack on the old side is reported beside it.
+- **Unplanned failover** — the drilled event is the first `fault.inject` after the previous
+  switch that acts on the old writer (its process or its application path; any fault before
+  the detection if none does). A fault elsewhere — latency on the standby's path — never
+  moves the start. The outage starts at the first evidence that writes stopped because of
+  it: the first order to the old side that failed or never completed after its last
+  acknowledged one, bounded below by the drilled event. A forced failover with no fault
+  starts at its `failover.start`.
+- **Planned switchover / failback** (`switchover.start` towards the new DC) — the
+  write-unavailable window: from the write ban on the old side, or from the first refused
+  or failed order after the old side's last acknowledged one if that came earlier (a path
+  already broken before the switch is part of its outage), to the first ack on the new side.
 
-Phases are offsets from the origin of the journal events in between (detected, fenced,
+Phases are offsets from that start of the journal events in between (detected, fenced,
 promoted, route published, first client on the new route, first ack), one clock
 (`mono_ns`), never sleeps added up. Objective: `switchover_window` for planned switches
 when the scenario sets one, else `rto`, in seconds.
 
-Per change: within the objective → passed; beyond → failed; writes never acknowledged on
-the new side → failed if the time the record still covers already exceeds the objective,
-else unknown. No objective set → passed once writes resumed (the figure is reported, the
-drill just did not bound it). No route change at all → unknown: there was no recovery to
-time.
+Per change: within the objective → passed; beyond → failed. No order acknowledged on the
+new side: failed if orders were attempted for longer than the objective; unknown if none
+was attempted after the switch (time after the workload stopped is not unavailability). No
+objective set → passed once orders resumed (the figure is reported). No route change at all
+→ unknown: there was no recovery to time.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ NAME = "rto"
 
 
 def check(hist: History, *, rto: float | None = None, switchover_window: float | None = None) -> Verdict:
-    changes = [r for r in hist.changes if (prev := hist.previous_route(r)) is None or prev.active != r.active]
+    changes = [r for _prev, r in hist.switches()]
     if not changes:
         return Verdict(NAME, UNKNOWN, None, rto, "The active data centre never changed, so there was no recovery time to measure.",
                        {"routes": [_route_ref(r) for r in hist.routes]})
@@ -71,44 +74,63 @@ def _measure(hist: History, route: Route, until: int | None, rto: float | None, 
     out: dict[str, Any] = {"from": old, "to": new, "epoch": route.epoch, "route_seq": route.seq,
                            "kind": (switch.get("kind") or "switchover") if switch else "failover"}
     phases: list[dict[str, Any]] = []
-    origin: Event | None
+    trigger: Event | None
     if planned:
         assert switch is not None
         ban = hist.first(ev.WRITE_BAN, after=switch.mono_ns, before=change_ns, where=lambda e: e.get("dc") in (None, old))
-        origin = ban or switch
+        trigger = ban or switch
         out["origin"] = "write_ban" if ban else "switchover.start"
         objective = window if window is not None else rto
         out["objective_name"] = "switchover_window" if window is not None else "rto"
     else:
         detected = hist.last(ev.DC_FAILED, after=since, before=change_ns, where=lambda e: e.get("dc") in (None, old))
         cutoff = detected.mono_ns if detected else change_ns
-        origin = hist.last(ev.FAULT_INJECT, after=since, before=cutoff)
+        trigger = _drilled_fault(hist, old, since, cutoff)
         out["origin"] = "fault.inject"
-        if origin is None:
-            origin = hist.last(ev.FAILOVER_START, after=since, before=change_ns, where=lambda e: e.get("to") in (None, new))
+        if trigger is None:
+            trigger = hist.last(ev.FAILOVER_START, after=since, before=change_ns, where=lambda e: e.get("to") in (None, new))
             out["origin"] = "failover.start"
-        if origin is None and detected is not None:
-            origin, out["origin"] = detected, "dc.failed"
+        if trigger is None and detected is not None:
+            trigger, out["origin"] = detected, "dc.failed"
         objective = rto
         out["objective_name"] = "rto"
     out["objective_s"] = objective
-    if origin is None:
+    if trigger is None:
         out.update(status=UNKNOWN, measured_s=None, phases=[],
                    summary=f"The switch from {old} to {new} has no recorded fault or switchover request to time it from.")
         return out
-    t0 = origin.mono_ns
-    out["origin_seq"] = origin.seq
-    if origin.kind == ev.FAULT_INJECT:
-        out["fault"] = {"name": origin.get("name"), "type": origin.get("type"), "target": origin.get("target")}
+    # When writes actually stopped: the first business write to the old side that failed or
+    # never completed after its last acknowledged one — bounded below by the drilled fault
+    # (an unrelated earlier failure is not this outage), and for a planned switch no later
+    # than the write ban (a path broken before the switch is part of its outage).
+    last_ok = _last_ack(hist, old, before=trigger.mono_ns if planned else cutoff)
+    lower = trigger.mono_ns if not planned else (since if since is not None else 0)
+    if last_ok is not None and (last_ok.complete_ns or 0) > lower:
+        lower = last_ok.complete_ns or 0
+    failed = _first_unavailable(hist, old, after=lower, before=change_ns)
+    if planned:
+        t0 = min(trigger.mono_ns, failed) if failed is not None else trigger.mono_ns
+        out["origin"] = "first_failed_write" if failed is not None and failed < trigger.mono_ns else out["origin"]
+    else:
+        t0 = max(trigger.mono_ns, failed) if failed is not None else trigger.mono_ns
+        if failed is not None and failed > trigger.mono_ns:
+            out["first_failed_write_s_after_fault"] = seconds(failed - trigger.mono_ns)
+    out["origin_seq"] = trigger.seq
+    out["start_s_from_origin_event"] = seconds(t0 - trigger.mono_ns)
+    if trigger.kind == ev.FAULT_INJECT:
+        out["fault"] = {"name": trigger.get("name"), "type": trigger.get("type"), "target": trigger.get("target")}
 
     def phase(label: str, kind: str, **match: Any) -> None:
-        e = hist.first(kind, after=t0, before=until, where=lambda e: all(e.get(k) in (None, v) for k, v in match.items()))
+        e = hist.first(kind, after=min(t0, trigger.mono_ns), before=until,
+                       where=lambda e: all(e.get(k) in (None, v) for k, v in match.items()))
         if e is not None:
             phases.append({"phase": label, "seq": e.seq, "at_s": seconds(e.mono_ns - t0)})
 
-    phases.append({"phase": origin.kind, "seq": origin.seq, "at_s": 0.0})
+    phases.append({"phase": trigger.kind, "seq": trigger.seq, "at_s": seconds(trigger.mono_ns - t0)})
+    if t0 != trigger.mono_ns:
+        phases.append({"phase": "writes_unavailable", "at_s": 0.0})
     if planned:
-        if origin.kind != ev.WRITE_BAN:
+        if trigger.kind != ev.WRITE_BAN:
             phase("write_ban", ev.WRITE_BAN, dc=old)
         last_old = _last_ack(hist, old, before=change_ns)
         if last_old is not None:
@@ -133,7 +155,9 @@ def _measure(hist: History, route: Route, until: int | None, rto: float | None, 
     phases.sort(key=lambda p: p["at_s"])
     out["phases"] = phases
     what = "write-unavailable window" if planned else "recovery"
-    start_words = "the write ban" if planned else ("the fault" if origin.kind == ev.FAULT_INJECT else "the failover request")
+    start_words = ("the first write refused on" if out["origin"] == "first_failed_write" else "the write ban on") if planned \
+        else ("the first failed write after the fault on" if t0 != trigger.mono_ns else
+              "the fault on" if trigger.kind == ev.FAULT_INJECT else "the failover request for")
     if ack is not None:
         measured = seconds((ack.complete_ns or 0) - t0)
         out["measured_s"] = measured
@@ -141,30 +165,77 @@ def _measure(hist: History, route: Route, until: int | None, rto: float | None, 
         bound = f" (objective {objective:g} s)" if objective is not None else " (no objective set)"
         if objective is not None and measured is not None and measured > objective:
             out["status"] = FAILED
-            out["summary"] = (f"Writes resumed on {new} {measured:.2f} s after {start_words} on {old}, "
+            out["summary"] = (f"Orders were acknowledged again on {new} {measured:.2f} s after {start_words} {old}, "
                               f"longer than the {objective:g} s allowed for the {what}.")
         else:
             out["status"] = PASSED
-            out["summary"] = f"Writes resumed on {new} {measured:.2f} s after {start_words} on {old}{bound}."
+            out["summary"] = f"Orders were acknowledged again on {new} {measured:.2f} s after {start_words} {old}{bound}."
         return out
-    end = until if until is not None else hist.end_ns
+    # No order acknowledged on the new side. Time after the workload stopped is not
+    # unavailability: nobody was writing.
+    stop = hist.workload_stop_ns
+    ends = [t for t in (until, stop) if t is not None] or [hist.end_ns]
+    end = min(ends)
+    attempted = [o for o in hist.writes if o.f == "write_order" and o.invoke_ns is not None
+                 and (route.mono_ns or 0) <= o.invoke_ns <= end]
     at_least = seconds(max(0, end - t0))
     out["measured_s"] = None
     out["at_least_s"] = at_least
-    if objective is not None and at_least is not None and at_least > objective:
+    out["orders_attempted_after_switch"] = len(attempted)
+    if not attempted:
+        out["status"] = UNKNOWN
+        out["summary"] = (f"No order was attempted after the switch to {new} (the workload had stopped or was not "
+                          f"running), so the {what} cannot be measured.")
+    elif objective is not None and at_least is not None and at_least > objective:
         out["status"] = FAILED
-        out["summary"] = (f"No write was acknowledged on {new} for at least {at_least:.2f} s after {start_words} "
-                          f"on {old}, beyond the {objective:g} s allowed.")
+        out["summary"] = (f"No order was acknowledged on {new} for at least {at_least:.2f} s after {start_words} "
+                          f"{old}, beyond the {objective:g} s allowed ({len(attempted)} attempted after the switch).")
     else:
         out["status"] = UNKNOWN
-        out["summary"] = f"No write was acknowledged on {new} after the switch, so the {what} cannot be measured."
+        out["summary"] = (f"No order was acknowledged on {new} after the switch ({len(attempted)} attempted before the "
+                          f"workload stopped), so the {what} cannot be measured.")
     return out
+
+
+def _drilled_fault(hist: History, old: str | None, since: int | None, cutoff: int) -> Event | None:
+    """The fault the failover answered: the first one after the previous switch that acts on
+    the old writer (its process, or its application path) and was still in force at the
+    detection; failing that, the last fault before the detection. A fault elsewhere (latency
+    on the standby's path) or a blip already healed never moves it."""
+    def in_force(e: Event) -> bool:
+        healed = hist.first(ev.FAULT_HEAL, after=e.mono_ns, before=cutoff, where=lambda h: h.get("name") == e.get("name"))
+        return healed is None
+
+    mine = hist.first(ev.FAULT_INJECT, after=since, before=cutoff,
+                      where=lambda e: e.get("target") in (old, f"app:{old}") and in_force(e))
+    return mine or hist.last(ev.FAULT_INJECT, after=since, before=cutoff)
+
+
+# errors that say the data was wrong, not that the database was unavailable
+_DATA_ERRORS = {1062, 1048, 1364, 1366, 1406, 1264, 1452, 1451, 1054, 1146}
+
+
+def _first_unavailable(hist: History, dc: str | None, *, after: int, before: int) -> int | None:
+    """The earliest moment >= `after` at which a business write to `dc` was in a failed or
+    never-completed attempt: max(its invoke, `after`)."""
+    best: int | None = None
+    for o in hist.writes:
+        if o.f != "write_order" or o.dc != dc or o.invoke_ns is None or o.invoke_ns > before:
+            continue
+        if o.outcome == "ok" or (o.outcome == "fail" and o.error_code in _DATA_ERRORS):
+            continue
+        if o.complete_ns is not None and o.complete_ns < after:
+            continue
+        t = max(o.invoke_ns, after)
+        if best is None or t < best:
+            best = t
+    return best
 
 
 def _first_ack(hist: History, dc: str, epoch: int, *, after: int, before: int | None) -> Op | None:
     best = None
     for o in hist.writes:
-        if o.outcome != "ok" or o.dc != dc or o.complete_ns is None or o.complete_ns < after:
+        if o.f != "write_order" or o.outcome != "ok" or o.dc != dc or o.complete_ns is None or o.complete_ns < after:
             continue
         if before is not None and o.complete_ns > before:
             continue
@@ -176,7 +247,8 @@ def _first_ack(hist: History, dc: str, epoch: int, *, after: int, before: int | 
 
 
 def _last_ack(hist: History, dc: str | None, *, before: int) -> Op | None:
-    acks = [o for o in hist.writes if o.outcome == "ok" and o.dc == dc and o.complete_ns is not None and o.complete_ns <= before]
+    acks = [o for o in hist.writes if o.f == "write_order" and o.outcome == "ok" and o.dc == dc
+            and o.complete_ns is not None and o.complete_ns <= before]
     return max(acks, key=lambda o: o.complete_ns or 0, default=None)
 
 

@@ -28,8 +28,16 @@ class ControlPlane(Protocol):
     def peer_alive(self, dc: str, witness: str) -> bool | None:
         """Does `witness` still see `dc` alive over the replication link? None: cannot tell."""
 
-    def set_read_only(self, dc: str, on: bool) -> None:
-        """Fence (on) or promote (off). Raises when `dc` cannot be reached."""
+    def set_read_only(self, dc: str, on: bool, via: str = "service") -> None:
+        """Fence (on) or promote (off). Raises when `dc` cannot be reached. `via="management"`
+        goes around the service paths — the DBA's admin connection, which an edge fence does
+        not cut."""
+
+    def cut_edge(self, dc: str) -> list[str]:
+        """Cut `dc`'s service paths (its application path and the link it feeds): no client
+        and no replica reaches it until `restore_edge`. Returns the paths cut."""
+
+    def restore_edge(self, dc: str) -> None: ...
 
     def replication_lag(self, dc: str) -> float | None:
         """Seconds `dc` is behind its source in applying what it received; 0 when caught

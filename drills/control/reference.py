@@ -71,6 +71,7 @@ class ReferenceController:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._late_fence: set[str] = set()
+        self._edge_fenced: set[str] = set()
         self._blocked_reported: set[str] = set()
 
     # ---- journal ---------------------------------------------------------------------------
@@ -102,10 +103,10 @@ class ReferenceController:
                 continue
             try:
                 self.plane.set_read_only(dc, True)
-                self._record(events.FENCE, dc=dc, ok=True, standby=True)
+                self._record(events.FENCE, dc=dc, ok=True, method="read_only", standby=True)
             except Exception as exc:
                 self._late_fence.add(dc)
-                self._record(events.FENCE, dc=dc, ok=False, standby=True, error=_brief(exc))
+                self._record(events.FENCE, dc=dc, ok=False, method="read_only", standby=True, error=_brief(exc))
 
     def stop(self) -> None:
         self._stop.set()
@@ -145,6 +146,35 @@ class ReferenceController:
             # Any successful probe, not only the fail->ok transition: a DC can go away and
             # come back between two probes, and must still be fenced before a stale client writes.
             self._maybe_late_fence(dc)
+        if dc in self._edge_fenced:
+            self._fence_behind_edge(dc)
+
+    def _fence_behind_edge(self, dc: str) -> None:
+        """A DC cut off at the edge is set read-only over the management path as soon as it
+        answers there (a hung server that resumed, a crashed one restarted); only then are its
+        service paths restored — it can no longer commit anything a client would see."""
+        with self._decision_lock:
+            if dc not in self._edge_fenced:
+                return
+            route = self._read_route_quietly()
+            if route is None:
+                return  # cannot tell whether it is still not the writer: keep it cut off
+            if route.document.get("active") != dc:
+                try:
+                    self.plane.set_read_only(dc, True, via="management")
+                except Exception:
+                    return  # not answering yet; the next probe round tries again
+                self._late_fence.discard(dc)
+                self._record(events.FENCE, dc=dc, ok=True, method="read_only", late=True, via="management")
+            try:
+                self.plane.restore_edge(dc)
+            except Exception as exc:
+                self._record(events.PROBE_FAIL, dc=dc, error=f"restoring {dc}'s service paths failed: {_brief(exc)}",
+                             consecutive=-1)
+                return
+            self._edge_fenced.discard(dc)
+            self._record(events.FENCE_LIFTED, dc=dc, method="edge",
+                         reason="fenced read-only" if route.document.get("active") != dc else f"{dc} is the writer again")
 
     def _maybe_late_fence(self, dc: str) -> None:
         """An old active that we could not fence during failover is fenced as soon as it is
@@ -159,9 +189,9 @@ class ReferenceController:
             try:
                 self.plane.set_read_only(dc, True)
                 self._late_fence.discard(dc)
-                self._record(events.FENCE, dc=dc, ok=True, late=True)
+                self._record(events.FENCE, dc=dc, ok=True, method="read_only", late=True)
             except Exception as exc:
-                self._record(events.FENCE, dc=dc, ok=False, late=True, error=_brief(exc))
+                self._record(events.FENCE, dc=dc, ok=False, method="read_only", late=True, error=_brief(exc))
 
     def _read_route_quietly(self) -> RouteLike | None:
         try:
@@ -217,15 +247,16 @@ class ReferenceController:
     def _failover(self, route: RouteLike, old: str, new: str, *, mode: str, forced: bool) -> bool:
         ends = {"from": old, "to": new}
         self._record(events.FAILOVER_START, **ends, mode=mode)
-        fenced = False
+        fenced = edge = False
         if self.settings.fencing:
             try:
                 self.plane.set_read_only(old, True)
                 fenced = True
-                self._record(events.FENCE, dc=old, ok=True)
+                self._record(events.FENCE, dc=old, ok=True, method="read_only")
             except Exception as exc:
                 self._late_fence.add(old)
-                self._record(events.FENCE, dc=old, ok=False, error=_brief(exc))
+                self._record(events.FENCE, dc=old, ok=False, method="read_only", error=_brief(exc))
+                edge = self._cut_edge(old)
         else:
             self._record(events.FENCE, dc=old, ok=False, skipped=True, error="fencing disabled by the scenario")
 
@@ -245,8 +276,11 @@ class ReferenceController:
                 if fenced:  # do not leave the only writer fenced when nobody replaces it
                     try:
                         self.plane.set_read_only(old, False)
+                        self._record(events.FENCE_LIFTED, dc=old, method="read_only", reason="failover refused")
                     except Exception:
                         pass
+                if edge:
+                    self._restore_edge(old, reason="failover refused")
                 self._record(events.FAILOVER_END, **ends, ok=False, error=reason)
                 return False
             self.sleep(0.05)
@@ -265,6 +299,30 @@ class ReferenceController:
         self.flapping.record_recovery(self.clock())
         self._record(events.FAILOVER_END, **ends, ok=True)
         return True
+
+    def _cut_edge(self, dc: str) -> bool:
+        """Fence a primary that cannot be told to stop (hung, unreachable, dead) at the network
+        edge, before anyone else is promoted: its application and link service paths are cut,
+        as a load balancer, VIP or security-group change would. Whatever it still holds may
+        commit there, but no client will ever be acknowledged by it."""
+        if not self.settings.edge_fencing:
+            return False
+        try:
+            paths = self.plane.cut_edge(dc)
+        except Exception as exc:
+            self._record(events.FENCE, dc=dc, ok=False, method="edge", error=_brief(exc))
+            return False
+        self._edge_fenced.add(dc)
+        self._record(events.FENCE, dc=dc, ok=True, method="edge", paths=paths)
+        return True
+
+    def _restore_edge(self, dc: str, *, reason: str) -> None:
+        try:
+            self.plane.restore_edge(dc)
+        except Exception:
+            return
+        self._edge_fenced.discard(dc)
+        self._record(events.FENCE_LIFTED, dc=dc, method="edge", reason=reason)
 
     def publish_route(self, route: RouteLike, to: str) -> int | None:
         """Publish `to` as active on top of the route we read, by compare-and-swap on its
@@ -317,22 +375,28 @@ class ReferenceController:
     def switchover(self, to: str | None = None) -> None:
         self._planned("switchover", to)
 
-    def failback(self) -> None:
-        self._planned("failback", None)
+    def failback(self, to: str | None = None) -> None:
+        self._planned("failback", to)
 
     def _planned(self, kind: str, to: str | None) -> None:
         """Zero-loss switch: write ban, wait for the link to apply everything, reverse the
-        link with the declared filter list, promote, publish."""
+        link with the declared filter list, promote, publish. A switch to the DC that is
+        already the writer is refused before anything is touched: a failback to the active
+        side, or one after no failover at all, is an operator's mistake, not a no-op."""
         with self._decision_lock:
             route = self._current_route()
             old = route.document.get("active")
             new = to or self.plane.other(old)
             ends = {"from": old, "to": new}
+            if new == old:
+                reason = (f"{new} is already the active DC" +
+                          ("; there is nothing to fail back (no failover moved the writer away from it)"
+                           if kind == "failback" else ""))
+                self._record(events.FAILOVER_REFUSED, **ends, kind=kind, reason=reason)
+                raise ControllerError(f"{kind} to {new} refused: {reason}")
             self._record(events.SWITCHOVER_START, kind=kind, **ends)
             banned = reversed_link = False
             try:
-                if new == old:
-                    raise ControllerError(f"{kind} refused: {new} is already the active DC")
                 if not self.plane.replicates_from(new, old):
                     if kind != "failback":
                         raise ControllerError(f"{kind} refused: {new} is not a replica of {old}")
@@ -347,7 +411,7 @@ class ReferenceController:
                 position = self.plane.gtid_executed(old)
                 t0 = time.monotonic()
                 ok = self.plane.wait_for_gtid(new, position, self.settings.lag_wait)
-                self._record(events.GTID_WAIT, dc=new, position=position, ok=ok,
+                self._record(events.GTID_WAIT, dc=new, source=old, position=position, ok=ok,
                              waited_ms=round((time.monotonic() - t0) * 1000, 1))
                 if not ok:
                     raise ControllerError(
@@ -368,6 +432,7 @@ class ReferenceController:
                 if banned and not reversed_link:  # nothing changed hands: lift the ban
                     try:
                         self.plane.set_read_only(old, False)
+                        self._record(events.FENCE_LIFTED, dc=old, method="read_only", reason=f"{kind} aborted")
                     except Exception:
                         pass
                 self._record(events.SWITCHOVER_END, kind=kind, **ends, ok=False, error=_brief(exc))

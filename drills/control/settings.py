@@ -53,6 +53,7 @@ class ControllerSettings:
     lag_wait: float = 5.0
     block_period: float = 30.0
     fencing: bool = True
+    edge_fencing: bool = True
     failover_cmd: str | None = None
     switchover_cmd: str | None = None
     failback_cmd: str | None = None
@@ -80,6 +81,7 @@ class ControllerSettings:
             lag_wait=_seconds(spec, "lag_wait", 5.0, "controller"),
             block_period=_seconds(spec, "block_period", 30.0, "controller"),
             fencing=bool(field(spec, "fencing", True)),
+            edge_fencing=bool(field(spec, "edge_fencing", True)),
             failover_cmd=field(spec, "failover", None),
             switchover_cmd=field(spec, "switchover", None),
             failback_cmd=field(spec, "failback", None),

@@ -18,6 +18,7 @@ from drills.mysql import admin
 
 T = TypeVar("T")
 _BROKEN = {2006, 2013, 2055}
+EDGE_FENCE = "drills-edge-fence"  # toxics of this name are the controller's, not a scenario's fault
 
 
 def _error_text(exc: BaseException) -> str:
@@ -116,9 +117,39 @@ class TopologyPlane:
 
         return self._with_session(witness, self.fence_timeout, look)
 
-    def set_read_only(self, dc: str, on: bool) -> None:
+    def set_read_only(self, dc: str, on: bool, via: str = "service") -> None:
+        if via == "management":
+            conn = self.topo.connect(dc, via="observer", role="admin", timeout=self.fence_timeout,
+                                     read_timeout=self.fence_timeout)
+            try:
+                admin.set_read_only(conn, on)
+            finally:
+                _close(conn)
+            return
         self._with_session(dc, self.fence_timeout if on else self.action_timeout,
                            lambda conn: admin.set_read_only(conn, on))
+
+    def _edge_paths(self, dc: str) -> list[str]:
+        return [name for name in (f"app:{dc}", self.topo.link_proxy_name(dc, self.other(dc))) if name in self.topo.proxies]
+
+    def cut_edge(self, dc: str) -> list[str]:
+        """Reset-peer toxics on both streams of every service path into `dc`: connections that
+        carry anything are reset at once, new ones die at their first byte."""
+        tp = self.topo.toxiproxy()
+        paths = self._edge_paths(dc)
+        for name in paths:
+            for stream in ("downstream", "upstream"):
+                toxic = f"{EDGE_FENCE}-{stream}"
+                if not any(t.name == toxic for t in tp.toxics(name)):
+                    tp.add_toxic(name, "reset_peer", {"timeout": 0}, name=toxic, stream=stream)
+        return paths
+
+    def restore_edge(self, dc: str) -> None:
+        tp = self.topo.toxiproxy()
+        for name in self._edge_paths(dc):
+            for toxic in tp.toxics(name):
+                if toxic.name.startswith(EDGE_FENCE):
+                    tp.remove_toxic(name, toxic.name)
 
     def replication_lag(self, dc: str) -> float | None:
         return self._with_session(dc, self.action_timeout, self._lag)

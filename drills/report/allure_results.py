@@ -38,8 +38,9 @@ SEVERITY = {"rpo": "critical", "split_brain": "critical", "sequence_continuity":
 
 CATEGORIES = [
     {"name": "Objective missed", "matchedStatuses": ["failed"], "messageRegex": "(?s).*(objective missed|unexpected pass).*"},
-    {"name": "Harness error", "matchedStatuses": ["broken"], "messageRegex": "(?s).*"},
-    {"name": "Expected failure", "matchedStatuses": ["passed"], "messageRegex": "(?s).*expected failure.*"},
+    {"name": "Harness error or inconclusive", "matchedStatuses": ["broken"], "messageRegex": "(?s).*"},
+    {"name": "Expected failure", "matchedStatuses": ["passed"], "messageRegex": "(?s).*as the scenario expects.*"},
+    {"name": "Waived by the scenario", "matchedStatuses": ["skipped"], "messageRegex": "(?s).*waived by the scenario.*"},
 ]
 
 
@@ -148,18 +149,24 @@ def render_allure(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
             outcome = check_outcome(check)
             unit = check_unit(check)
             message = f"measured {fmt_value(check.get('measured'), unit)}, objective {fmt_value(check.get('objective'), unit)}"
-            if outcome.ok is True:
+            found = finding(check)
+            # the status agrees with the exit code: an expected failure passes the run, a waived
+            # check is skipped, only an unwaived unknown (the run is inconclusive) is broken
+            if outcome.kind == "expected_failure":
                 status = Status.PASSED
-                details = StatusDetails(message=f"expected failure: {message}", known=True) if check.get("expected_failure") \
-                    else StatusDetails(message=message)
+                details = StatusDetails(message=f"{outcome.label}: {message}", trace=found, known=True)
+            elif outcome.ok is True:
+                status, details = Status.PASSED, StatusDetails(message=message)
             elif outcome.ok is False:
                 status = Status.FAILED
-                kind = "unexpected pass" if check.get("expected_failure") else "objective missed"
-                details = StatusDetails(message=f"{kind}: {message}", trace=str(check.get("summary") or ""))
+                kind = "unexpected pass" if outcome.kind == "unexpected_pass" else "objective missed"
+                details = StatusDetails(message=f"{kind}: {message}", trace=found)
+            elif outcome.kind == "waived":
+                status, details = Status.SKIPPED, StatusDetails(message=outcome.label, trace=found)
             else:
                 status = Status.BROKEN
-                details = StatusDetails(message=f"harness error / inconclusive: {check.get('summary') or message}")
-            description = f"{purpose(name)}\n\n{finding(check)}"
+                details = StatusDetails(message=f"inconclusive: {check.get('summary') or message}", trace=found)
+            description = f"{purpose(name)}\n\n{found}"
             evidence = json.dumps({"measured": check.get("measured"), "objective": check.get("objective"),
                                    "summary": check.get("summary"), "evidence": check.get("evidence")},
                                   indent=2, ensure_ascii=False, default=str)
@@ -168,6 +175,8 @@ def render_allure(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
             steps.append(TestStepResult(name=f"verdict {name}: {outcome.label} ({message})", status=status,
                                         start=stop, stop=stop))
         extra = [("tag", "expected-failure")] if check and check.get("expected_failure") else []
+        if check and check_outcome(check).kind == "waived":
+            extra.append(("tag", "waived"))
         if record.derived:
             extra.append(("tag", "incomplete"))
         result = TestResult(

@@ -1,15 +1,24 @@
 """Plain-language explanations of each check, for readers who are not database engineers.
 
 An auditor signs the compliance report; they must be able to say what each line proves
-without knowing what a GTID is. Each check gets: a title, what it protects against, and a
-sentence built from its evidence (what exactly was found).
+without knowing what a GTID is. Each check gets a title and what it protects against (both
+fixed, written here), and what this run found — which is never written here: it is the
+check's own `summary` from result.json, behind a plain verdict phrase. A report that
+re-derived the finding from evidence keys could contradict the check (it once printed "No
+order number was handed out twice" beside 496 duplicate-key errors); the check that judged
+is the only one that may say what it found.
+
+`highlights` picks, per check, the evidence lists an auditor should see first (the reused
+IDs, the lost writes, …); the HTML shows them as tables and every report can quote a short
+`evidence_brief` from them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from drills.report.run_record import check_outcome, number
+from drills.report.run_record import check_outcome, fmt_value
 
 TITLES = {
     "rto": "Recovery time (RTO)",
@@ -21,19 +30,21 @@ TITLES = {
 }
 
 PURPOSE = {
-    "rto": "How long the application could not save new data after the fault, measured from the fault to the "
-    "first write the surviving data centre confirmed.",
-    "rpo": "Whether any write the application had been told was saved went missing on the data centre that "
-    "took over.",
+    "rto": "How long the application could not save new data after the fault, measured from the first sign that "
+    "writes had stopped to the first order the surviving data centre confirmed.",
+    "rpo": "Whether any write that had been saved went missing on the data centre that took over.",
     "sequence_continuity": "Order numbers come from a shared counter. After a switch, the new data centre must "
     "never hand out a number the old one already used, or two orders would collide.",
     "filter_tables": "Some tables are deliberately kept out of replication (each has a reason below). The list "
-    "actually in force on every replication link, in both directions, must match the declared list.",
-    "data_consistency": "Every table that is meant to be copied must be identical in both data centres once "
-    "copying has caught up; differing rows are named.",
+    "actually in force on every replication link, in each direction it ran, must match the declared list.",
+    "data_consistency": "Every table that is meant to be copied must be identical in both data centres, except "
+    "where a failover explains the difference; differing rows are named.",
     "split_brain": "Two data centres writing at the same time would create conflicting histories that cannot be "
-    "merged. Each write carries the routing 'epoch' it followed; none may come from an outdated one.",
+    "merged. Every write must have gone to the one data centre that was the writer at that moment.",
 }
+
+BRIEF_ITEMS = 5
+_NOT_IN_BRIEF = {"switches", "phases", "explained"}  # context for the tables, not what went wrong
 
 
 def title(name: str) -> str:
@@ -44,84 +55,230 @@ def purpose(name: str) -> str:
     return PURPOSE.get(name, "A check declared by the scenario.")
 
 
-def _count(value: Any) -> int:
-    return len(value) if isinstance(value, list | dict) else 0
-
-
-def _item(item: Any) -> str:
-    if not isinstance(item, dict):
-        return str(item)
-    if "id" in item:
-        return str(item["id"])
-    key = item.get("key")
-    if isinstance(key, dict):
-        return ", ".join(f"{k}={v}" for k, v in key.items())
-    return str(key if key is not None else item)
-
-
-def _preview(items: list[Any], limit: int = 8) -> str:
-    shown = "; ".join(_item(i) for i in items[:limit]) if any(isinstance(i, dict) and "key" in i for i in items) \
-        else ", ".join(_item(i) for i in items[:limit])
-    return shown + (f" … and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def finding(check: dict[str, Any]) -> str:
-    """One or two sentences saying what this run found, from the check's own evidence."""
-    name = str(check.get("name"))
-    ev = check.get("evidence") if isinstance(check.get("evidence"), dict) else {}
+def verdict_phrase(check: dict[str, Any]) -> str:
+    """The verdict in words, as it stands in front of the check's own finding."""
     outcome = check_outcome(check)
-    measured, objective = check.get("measured"), check.get("objective")
-    if outcome.ok is None:
-        reason = ev.get("error") or check.get("summary") or "no reason recorded"
-        return f"No verdict could be reached: {reason}. This is neither a pass nor a failure; the drill should be repeated."
-    text = ""
-    if name == "rto":
-        m, o = number(measured, ("seconds", "rto_s", "value")), number(objective)
-        if m is not None:
-            text = f"Writes were unavailable for {m:.2f} seconds"
-            text += f"; the objective allows {o:g} seconds." if o is not None else "."
-    elif name == "rpo":
-        lost = ev.get("lost_writes") or []
-        if lost:
-            text = (f"{len(lost)} confirmed write(s) never reached the surviving data centre "
-                    f"(order numbers {_preview(lost)}), covering {number(ev.get('span_s')) or 0:.2f} seconds.")
-        else:
-            text = "Every write the application was told was saved is present on the surviving data centre."
-    elif name == "sequence_continuity":
-        ids = ev.get("colliding_ids") or []
-        if ids:
-            text = f"{len(ids)} order number(s) were handed out by both data centres: {_preview(ids)}."
-            if ev.get("note"):
-                text += f" {ev['note']}."
-        else:
-            text = "No order number was handed out twice, and numbering after each switch continued above all earlier numbers."
-    elif name == "filter_tables":
-        diffs = ev.get("differences") or []
-        if diffs:
-            parts = []
-            for d in diffs[:6]:
-                if isinstance(d, dict):
-                    state = "declared but not in force" if d.get("declared") and not d.get("effective") else \
-                        "in force but not declared" if d.get("effective") and not d.get("declared") else "differs"
-                    parts.append(f"{d.get('table', '?')} on link {d.get('link', '?')} ({state})")
-                else:
-                    parts.append(str(d))
-            text = "The filters in force differ from the declared list: " + "; ".join(parts) + "."
-        else:
-            text = "The filters in force on every link match the declared list."
-    elif name == "data_consistency":
-        keys = ev.get("differing_keys") or []
-        if keys:
-            tables = sorted({str(k.get("table")) for k in keys if isinstance(k, dict)})
-            text = f"{len(keys)} row(s) differ between the data centres in {', '.join(tables) or 'the compared tables'}: {_preview(keys)}."
-        else:
-            text = "All compared tables are identical in both data centres."
-    elif name == "split_brain":
-        stale = ev.get("stale_writes") or []
-        text = (f"{len(stale)} write(s) were accepted under an outdated routing epoch: {_preview(stale)}." if stale
-                else "No write was accepted by a data centre whose routing epoch had been superseded.")
-    if not text:
-        text = str(check.get("summary") or f"Measured {measured!r} against the objective {objective!r}.")
-    if outcome.note:
-        text += f" ({outcome.note}.)"
-    return text
+    return {
+        "passed": "Passed",
+        "failed": "FAILED",
+        "expected_failure": outcome.label,
+        "unexpected_pass": "FAILED — the check passed, but the scenario expects it to fail: the harness missed "
+                           "the fault the scenario plants",
+        "waived": f"Not judged — waived by the scenario: {outcome.waived}",
+    }.get(outcome.kind, "No verdict could be reached")
+
+
+def finding(check: dict[str, Any], *, verdict: bool = True) -> str:
+    """What this run found: the check's own summary, behind a plain verdict phrase (`verdict`),
+    with the evidence that makes a failure concrete. Only an unwaived `unknown` asks for the
+    drill to be repeated: a waived one is a decision the scenario made, with its reason."""
+    outcome = check_outcome(check)
+    summary = _sentence(check.get("summary")) or "The check recorded no summary."
+    parts = [_sentence(verdict_phrase(check)) if verdict else "", summary]
+    if outcome.kind in ("failed", "expected_failure"):
+        parts.append(evidence_brief(check))
+    elif outcome.kind == "inconclusive":
+        error = _evidence(check).get("error")
+        if error and str(error) not in summary:
+            parts.append(_sentence(f"Error: {error}"))
+        parts.append("This is neither a pass nor a failure; the drill should be repeated.")
+    return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """One list from a check's evidence, as a table: `rows` (already capped by the check),
+    the `columns` worth showing, and `total` when the check counted more than it listed."""
+
+    key: str
+    label: str
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    total: int | None = None
+
+
+def highlights(check: dict[str, Any]) -> list[Highlight]:
+    """The non-empty evidence lists that say what went wrong (or, for rto, how long each
+    phase took), in the order a reader needs them."""
+    ev = _evidence(check)
+    measured = check.get("measured") if isinstance(check.get("measured"), dict) else {}
+    spec = _SPECS.get(str(check.get("name")))
+    out = []
+    for key, label, rows, columns, counted in spec(ev) if spec else []:
+        rows = [r for r in rows if isinstance(r, dict)]
+        if not rows:
+            continue
+        shown = [c for c in columns if any(c in r for r in rows)]
+        total = measured.get(counted) if counted else None
+        out.append(Highlight(key, label, rows, shown, total if isinstance(total, int) else None))
+    return out
+
+
+def evidence_brief(check: dict[str, Any], limit: int = BRIEF_ITEMS) -> str:
+    """One sentence quoting the first items of the check's main evidence list ("Writes refused
+    with a duplicate-key error (22): ID 1 (op 36, dc2, already used by op 1), … and 17 more.");
+    the compliance report's tables show the rest."""
+    for h in highlights(check):
+        if h.key in _NOT_IN_BRIEF:
+            continue
+        count = h.total if h.total is not None else len(h.rows)
+        shown = h.rows[:limit]
+        more = f" and {count - len(shown)} more" if count > len(shown) else ""
+        return f"{h.label} ({count}): {', '.join(item_text(r) for r in shown)}{more}."
+    return ""
+
+
+def item_text(item: dict[str, Any]) -> str:
+    """One evidence entry in a few words: a write as "ID 1 (op 36, dc2, already used by op 1)",
+    a row as "app.customers key 2 (differs)", a filter read-back as its direction and delta."""
+    if "op" in item:
+        has_id = item.get("id") is not None
+        details = [f"op {item['op']}"] if has_id else []
+        details += [str(item["dc"])] if item.get("dc") else []
+        earlier = [str(c.get("op")) for c in item.get("conflicts_with") or [] if isinstance(c, dict)]
+        details += ["already used by op " + ", ".join(earlier)] if earlier else []
+        head = f"ID {item['id']}" if has_id else f"op {item['op']}"
+        return f"{head} ({', '.join(details)})" if details else head
+    if "ops" in item and "id" in item:
+        return f"ID {item['id']} (ops {', '.join(str(o.get('op')) for o in item['ops'] if isinstance(o, dict))})"
+    if "segments" in item:
+        return " and ".join(f"{s.get('low')}-{s.get('high')} from {s.get('dc')}" for s in item["segments"]
+                            if isinstance(s, dict))
+    if "direction" in item and ("missing" in item or "extra" in item):
+        delta = [f"missing {x}" for x in item.get("missing") or []] + [f"unexpected {x}" for x in item.get("extra") or []]
+        return f"{item['direction']}: {', '.join(delta)}"
+    if "table" in item:
+        key = f" key {cell(item['key'])}" if item.get("key") is not None else ""
+        what = item.get("what") or item.get("direction") or ""
+        return f"{item['table']}{key}" + (f" ({what})" if what else "")
+    if "epoch" in item:
+        return f"epoch {item['epoch']}: {cell(item.get('dcs'))}"
+    if "source_next_val" in item:
+        return f"{item.get('dc')} at {item.get('next_val')} while {item.get('source')} was at {item['source_next_val']}"
+    if "largest_id_in_use" in item:
+        return f"{item.get('active_dc')} would hand out {item.get('next_val')}, below ID {item['largest_id_in_use']}"
+    return fmt_value(item)
+
+
+def cell(value: Any) -> str:
+    """A table cell: client operations by op number and ID (a whole ledger reference is
+    noise to a reader; result.json keeps it), everything else compact."""
+    if isinstance(value, dict) and "op" in value:
+        return f"op {value['op']}" + (f" (ID {value['id']})" if value.get("id") is not None else "")
+    if isinstance(value, dict) and "low" in value and "high" in value:
+        return f"{value['low']}-{value['high']} from {value.get('dc')}" + (
+            f" (journal line {value['seq']})" if value.get("seq") is not None else "")
+    if isinstance(value, list):
+        return ", ".join(cell(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {cell(v)}" for k, v in value.items()) or "—"
+    return fmt_value(value)
+
+
+# ---- what to highlight, per check: (key, label, rows, columns, the `measured` key counting them) ----
+
+_Spec = list[tuple[str, str, list[Any], tuple[str, ...], str | None]]
+_WRITE = ("op", "id", "dc", "epoch", "outcome", "error_code")
+
+
+def _rto(ev: dict[str, Any]) -> _Spec:
+    changes = _list(ev.get("changes"))
+    out: _Spec = [("switches", "Switches timed", changes,
+                   ("from", "to", "kind", "epoch", "measured_s", "objective_s", "status", "first_ack"), None)]
+    for c in changes:
+        if isinstance(c, dict):
+            out.append(("phases", f"Phases of the switch {c.get('from')} → {c.get('to')} (seconds after the start)",
+                        _list(c.get("phases")), ("phase", "at_s", "seq", "op"), None))
+    return out
+
+
+def _rpo(ev: dict[str, Any]) -> _Spec:
+    lost = [w for c in _list(ev.get("changes")) if isinstance(c, dict) for w in _list(c.get("lost"))]
+    return [("lost", "Writes missing on the data centre that took over", lost,
+             (*_WRITE, "acked_s_before_switch"), "lost_writes")]
+
+
+def _sequence(ev: dict[str, Any]) -> _Spec:
+    standby = [s for s in _list(ev.get("standby_high_water_mark")) if isinstance(s, dict) and s.get("ok") is False]
+    hwm = ev.get("high_water_mark")
+    return [
+        ("duplicate_key_errors", "Writes refused with a duplicate-key error", _list(ev.get("duplicate_key_errors")),
+         (*_WRITE, "conflicts_with"), "duplicate_key_errors"),
+        ("committed_twice", "IDs committed twice", _list(ev.get("committed_twice")), ("id", "ops"), "committed_twice"),
+        ("overlapping_segments", "Segments handed out twice", _list(ev.get("overlapping_segments")),
+         ("segments",), "overlapping_segments"),
+        ("not_above_previous", "IDs not above those used before a switch", _list(ev.get("not_above_previous")),
+         ("op", "id", "dc", "route_epoch", "highest_before_switch"), "not_above_previous"),
+        ("standby_high_water_mark", "Standby sequence behind the active side", standby,
+         ("dc", "name", "next_val", "source", "source_next_val", "seq"), "standby_behind"),
+        ("high_water_mark", "Sequence below the IDs in use",
+         [hwm] if isinstance(hwm, dict) and hwm.get("ok") is False else [],
+         ("active_dc", "next_val", "largest_id_in_use", "seq"), None),
+    ]
+
+
+def _filters(ev: dict[str, Any]) -> _Spec:
+    filters = ev.get("filters") if isinstance(ev.get("filters"), dict) else {}
+    canaries = ev.get("canaries") if isinstance(ev.get("canaries"), dict) else {}
+    schema = ev.get("schema") if isinstance(ev.get("schema"), dict) else {}
+    leaked = [c for c in _list(canaries.get("rows")) if isinstance(c, dict) and c.get("filtered") and c.get("found")]
+    return [
+        ("mismatches", "Filters in force that differ from the declared list", _list(filters.get("mismatches")),
+         ("direction", "missing", "extra", "read_back_by", "seq"), "filter_mismatches"),
+        ("leaked", "Canary rows that crossed a filter", leaked,
+         ("direction", "table", "marker", "write_seq", "observed_seq"), "canaries_leaked"),
+        ("drift", "Filtered tables defined differently", _list(schema.get("drift")),
+         ("table", "missing_on", "difference", "seq"), "schema_drift"),
+    ]
+
+
+def _consistency(ev: dict[str, Any]) -> _Spec:
+    if "unexplained" not in ev and "explained" not in ev:
+        rows = [{"table": d.get("table"), "what": _difference_text(d)} for d in _list(ev.get("differences"))
+                if isinstance(d, dict) and not d.get("identical", False)]
+        return [("differences", "Tables that differ", rows, ("table", "what"), "tables_differing")]
+    return [
+        ("unexplained", "Differences the failover does not explain", _list(ev.get("unexplained")),
+         ("table", "key", "what"), "unexplained_differences"),
+        ("explained", "Differences the failover explains", _list(ev.get("explained")),
+         ("table", "key", "what", "because"), "explained_differences"),
+    ]
+
+
+def _split_brain(ev: dict[str, Any]) -> _Spec:
+    return [
+        ("split_brain_writes", "Writes that may have committed after their data centre stopped being the writer",
+         _list(ev.get("split_brain_writes")), (*_WRITE, "why"), "split_brain_writes"),
+        ("epochs_with_two_writers", "Routing epochs with two writers", _list(ev.get("epochs_with_two_writers")),
+         ("epoch", "route_active", "dcs"), "epochs_with_two_writers"),
+    ]
+
+
+_SPECS = {"rto": _rto, "rpo": _rpo, "sequence_continuity": _sequence, "filter_tables": _filters,
+          "data_consistency": _consistency, "split_brain": _split_brain}
+
+
+def _difference_text(d: dict[str, Any]) -> str:
+    parts = []
+    differing = d.get("differing") if isinstance(d.get("differing"), dict) else {}
+    if differing.get("count"):
+        parts.append(f"{differing['count']} row(s) differ")
+    missing = d.get("missing") if isinstance(d.get("missing"), dict) else {}
+    for dc, m in sorted(missing.items()):
+        if isinstance(m, dict) and m.get("count"):
+            parts.append(f"{m['count']} row(s) missing on {dc}")
+    return "; ".join(parts) or str(d.get("problem") or "differs")
+
+
+def _evidence(check: dict[str, Any]) -> dict[str, Any]:
+    ev = check.get("evidence")
+    return ev if isinstance(ev, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _sentence(text: Any) -> str:
+    text = " ".join(str(text or "").split())
+    return text if not text or text[-1] in ".!?" else text + "."

@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from drills import __version__
-from drills.report.explain import finding, purpose, title
-from drills.report.run_record import RunRecord, check_outcome, check_unit, fmt_value, load_run, write_text
+from drills.report.explain import cell, finding, highlights, purpose, title
+from drills.report.run_record import (
+    EXPECTED_FAILURE,
+    RunRecord,
+    check_outcome,
+    check_unit,
+    fmt_value,
+    load_run,
+    write_text,
+)
 from drills.report.timeline import LANE_TITLES, build_timeline, render_svg
 
 CSS = """
@@ -37,10 +45,12 @@ th,td{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:to
 th{background:#f6f8fa;font-weight:600}
 td.num{font-family:"DejaVu Sans Mono",monospace;overflow-wrap:anywhere;min-width:7em}
 .pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}.unk{color:#9a6700;font-weight:bold}
+td.expected{color:#0550ae;font-weight:bold}td.waived{color:#57606a;font-weight:bold}
 code,.mono{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:12.5px;word-break:break-all}
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;font-size:12px;white-space:pre-wrap;word-break:break-all}
 .check{border:1px solid #d0d7de;border-left:6px solid #6e7781;padding:8px 12px;margin:10px 0;page-break-inside:avoid}
 .check.ok{border-left-color:#1a7f37}.check.bad{border-left-color:#cf222e}.check.unknown{border-left-color:#bf8700}
+.check.expected{border-left-color:#0550ae}.check.waived{border-left-color:#8c959f}
 .sig{display:grid;grid-template-columns:1fr 1fr;gap:24px;margin-top:12px}
 .sig div{border:1px solid #d0d7de;padding:10px 14px;min-height:150px}
 .line{border-bottom:1px solid #1b1f23;height:30px;margin-bottom:6px}
@@ -54,12 +64,30 @@ def _e(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
+# How each kind of outcome looks: (CSS class, verdict word, small note under it). An expected
+# failure has its own colour and words: it is the check failing, which the run counts as a
+# pass — never a green "PASS". A waived check is grey, not the amber of an inconclusive one.
+_LOOK = {
+    "passed": ("pass", "PASS", ""),
+    "failed": ("fail", "FAIL", ""),
+    "expected_failure": ("expected", EXPECTED_FAILURE, ""),
+    "unexpected_pass": ("fail", "FAIL", "passed, but the scenario expects it to fail"),
+    "waived": ("waived", "NOT JUDGED", "waived by the scenario: {waived}"),
+    "inconclusive": ("unk", "NO VERDICT", "inconclusive"),
+}
+_SECTION_CLASS = {"pass": "ok", "fail": "bad", "unk": "unknown", "expected": "expected", "waived": "waived"}
+
+
 def _verdict_cell(check: dict[str, Any]) -> str:
     outcome = check_outcome(check)
-    cls = {True: "pass", False: "fail", None: "unk"}[outcome.ok]
-    word = {True: "PASS", False: "FAIL", None: "NO VERDICT"}[outcome.ok]
-    note = f'<br><span class="small">{_e(outcome.label)}</span>' if outcome.label not in ("passed", "failed") else ""
-    return f'<td class="{cls}">{word}{note}</td>'
+    cls, word, note = _LOOK[outcome.kind]
+    note = note.format(waived=outcome.waived)
+    return f'<td class="{cls}">{_e(word)}' + (f'<br><span class="small">{_e(note)}</span>' if note else "") + "</td>"
+
+
+_HEADLINE = {"passed": "PASSED", "failed": "FAILED", "expected_failure": EXPECTED_FAILURE,
+             "unexpected_pass": "FAILED — it passed, but the scenario expects it to fail",
+             "waived": "NOT JUDGED — waived by the scenario", "inconclusive": "NO VERDICT"}
 
 
 def _kv_table(rows: list[tuple[str, Any]], table_id: str = "") -> str:
@@ -69,27 +97,19 @@ def _kv_table(rows: list[tuple[str, Any]], table_id: str = "") -> str:
 
 
 def _evidence_html(check: dict[str, Any]) -> str:
+    """The check's highlighted evidence as tables (the lists `explain.highlights` picks), then
+    everything it recorded, folded away."""
     ev = check.get("evidence") if isinstance(check.get("evidence"), dict) else {}
     parts = []
-    lists = [("lost_writes", "Lost writes"), ("colliding_ids", "Colliding IDs"), ("differing_keys", "Differing keys"),
-             ("differences", "Filter differences"), ("stale_writes", "Writes under a superseded epoch")]
-    for key, label in lists:
-        items = ev.get(key)
-        if isinstance(items, list) and items:
-            if all(isinstance(i, dict) for i in items):
-                cols = sorted({k for i in items for k in i})
-                head = "".join(f"<th>{_e(c)}</th>" for c in cols)
-                rows = "".join("<tr>" + "".join(f"<td class='mono'>{_e(fmt_value(i.get(c)))}</td>" for c in cols) + "</tr>"
-                               for i in items[:200])
-                more = f'<p class="small">… {len(items) - 200} more in result.json</p>' if len(items) > 200 else ""
-                parts.append(f'<h4>{_e(label)} ({len(items)})</h4><table class="evidence-{_e(key)}"><tr>{head}</tr>{rows}</table>{more}')
-            else:
-                parts.append(f'<h4>{_e(label)} ({len(items)})</h4><p class="mono evidence-{_e(key)}">'
-                             + _e(", ".join(str(i) for i in items[:500])) + "</p>")
-    if isinstance(ev.get("phases"), dict) and ev["phases"]:
-        rows = "".join(f"<tr><td>{_e(k.replace('_', ' '))}</td><td class='num'>{_e(fmt_value(v, 's'))}</td></tr>"
-                       for k, v in ev["phases"].items())
-        parts.append(f"<h4>Phases after the fault</h4><table class='phases'><tr><th>phase</th><th>at</th></tr>{rows}</table>")
+    for h in highlights(check):
+        head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in h.columns)
+        rows = "".join("<tr>" + "".join(f"<td class='mono'>{_e(cell(r.get(c)))}</td>" for c in h.columns) + "</tr>"
+                       for r in h.rows)
+        count = h.total if h.total is not None else len(h.rows)
+        more = f'<p class="small">The first {len(h.rows)} of {count} are listed; the check records the rest as a count.</p>' \
+            if count > len(h.rows) else ""
+        parts.append(f'<h4>{_e(h.label)} ({count})</h4><table class="evidence-{_e(h.key)}"><tr>{head}</tr>{rows}</table>'
+                     + more)
     if ev:
         parts.append("<details><summary>Full evidence (as recorded)</summary><pre>"
                      + _e(json.dumps(ev, indent=2, ensure_ascii=False, default=str)) + "</pre></details>")
@@ -193,13 +213,12 @@ def compliance_html(record: RunRecord) -> str:
     checks_html = []
     for check in record.checks:
         outcome = check_outcome(check)
-        cls = {True: "ok", False: "bad", None: "unknown"}[outcome.ok]
+        cls = _SECTION_CLASS[_LOOK[outcome.kind][0]]
         name = str(check.get("name"))
         checks_html.append(
-            f'<section class="check {cls}" id="check-{_e(name)}"><h3>{_e(title(name))} — {_e(outcome.label.upper())}</h3>'
+            f'<section class="check {cls}" id="check-{_e(name)}"><h3>{_e(title(name))}: {_e(_HEADLINE[outcome.kind])}</h3>'
             f"<p><b>What this proves:</b> {_e(purpose(name))}</p>"
-            f"<p><b>What we found:</b> {_e(finding(check))}</p>"
-            + (f'<p class="small">Recorded summary: {_e(check.get("summary"))}</p>' if check.get("summary") else "")
+            f'<p class="finding"><b>What we found:</b> {_e(finding(check))}</p>'
             + _evidence_html(check) + "</section>")
     banners = []
     if record.derived:

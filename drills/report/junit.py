@@ -1,8 +1,12 @@
 """JUnit XML for CI: one test suite per scenario, one test case per check.
 
-CI systems show the message attribute in their failure lists, so it carries the measured
-value next to the objective. A check that failed exactly as the scenario expects is a pass
-(with a note), as the run's exit code treats it.
+The test cases agree with the run's exit code, because CI reads them as the verdict: a check
+that failed exactly as the scenario expects passes (its output says it FAILED — as the
+scenario expects, with the evidence), a check passing although it was expected to fail is a
+failure, a check the scenario waived is `<skipped>` with the reason (a passing run has no
+error), and only an unwaived `unknown` — which makes the run inconclusive — is an error. The
+message attribute, which CI systems show in their failure lists, carries the measured value
+next to the objective.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from drills.report.explain import finding
 from drills.report.run_record import RunRecord, check_outcome, check_unit, fmt_value, load_run, write_text
 
 
@@ -37,25 +42,28 @@ def junit_tree(record: RunRecord) -> ET.Element:
     ):
         if value:
             ET.SubElement(props, "property", name=key, value=str(value))
-    failures = errors = 0
+    failures = errors = skipped = 0
     for check in checks:
         name = str(check.get("name"))
         case = ET.SubElement(suite, "testcase", classname=f"drills.{record.scenario}", name=name, time="0")
         outcome = check_outcome(check)
         message = _message(check)
-        summary = str(check.get("summary") or "")
+        found = finding(check)
         if outcome.ok is False:
             failures += 1
-            kind = "unexpected pass" if check.get("expected_failure") else "objective missed"
+            kind = "unexpected pass" if outcome.kind == "unexpected_pass" else "objective missed"
             node = ET.SubElement(case, "failure", message=f"{name}: {outcome.label}: {message}", type=kind)
-            node.text = "\n".join(x for x in (summary, outcome.note) if x)
+            node.text = "\n".join(x for x in (found, outcome.note) if x)
+        elif outcome.kind == "waived":
+            skipped += 1
+            node = ET.SubElement(case, "skipped", message=outcome.waived)
+            node.text = found
         elif outcome.ok is None:
             errors += 1
             node = ET.SubElement(case, "error", message=f"{name}: inconclusive: {message}", type="inconclusive")
-            node.text = summary
+            node.text = found
         out = ET.SubElement(case, "system-out")
-        note = f"\nnote: {outcome.note}" if outcome.note else ""
-        out.text = f"{outcome.label}: {message}\n{summary}{note}".rstrip()
+        out.text = f"{found}\n{message[0].upper()}{message[1:]}."
     if record.derived or record.status in ("error", "aborted"):
         errors += 1
         case = ET.SubElement(suite, "testcase", classname=f"drills.{record.scenario}", name="run", time="0")
@@ -64,7 +72,7 @@ def junit_tree(record: RunRecord) -> ET.Element:
         node.text = str(reason)
     tests = len(suite.findall("testcase"))
     duration = f"{record.duration_s or 0:.3f}"
-    suite.attrib.update(tests=str(tests), failures=str(failures), errors=str(errors), skipped="0", time=duration,
+    suite.attrib.update(tests=str(tests), failures=str(failures), errors=str(errors), skipped=str(skipped), time=duration,
                         timestamp=str(record.result.get("started_at") or ""), id=record.run_id)
     suites.attrib.update(tests=str(tests), failures=str(failures), errors=str(errors), time=duration)
     return suites

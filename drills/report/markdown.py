@@ -9,7 +9,10 @@ from drills.report.explain import finding, title
 from drills.report.run_record import RunRecord, check_outcome, check_unit, fmt_value, load_run, write_text
 from drills.report.timeline import build_timeline
 
-ICONS = {True: "✅", False: "❌", None: "⚠️"}
+# An expected failure is not a green tick (the check did fail; the run counts it as caught),
+# and a waived check is not the warning sign of an inconclusive one.
+ICONS = {"passed": "✅", "failed": "❌", "expected_failure": "🎯", "unexpected_pass": "❌", "waived": "⏭️",
+         "inconclusive": "⚠️"}
 STATUS_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "inconclusive": "⚠️", "aborted": "⛔"}
 
 
@@ -40,9 +43,9 @@ def summary_markdown(record: RunRecord) -> str:
             outcome = check_outcome(check)
             unit = check_unit(check)
             lines.append(
-                f"| {_cell(title(str(check.get('name'))))} (`{check.get('name')}`) | {ICONS[outcome.ok]} {outcome.label} "
-                f"| {_cell(fmt_value(check.get('measured'), unit))} | {_cell(fmt_value(check.get('objective'), unit))} "
-                f"| {_cell(finding(check))} |"
+                f"| {_cell(title(str(check.get('name'))))} (`{check.get('name')}`) | {ICONS[outcome.kind]} "
+                f"{_cell(outcome.label)} | {_cell(fmt_value(check.get('measured'), unit))} "
+                f"| {_cell(fmt_value(check.get('objective'), unit))} | {_cell(finding(check, verdict=False))} |"
             )
         lines.append("")
     windows = build_timeline(record).windows

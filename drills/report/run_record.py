@@ -110,28 +110,47 @@ def collect_secrets(params: Any, scenario_doc: Any, environ: os._Environ[str] | 
     return [s for s in found if s and s != MASK]
 
 
+EXPECTED_FAILURE = "FAILED — as the scenario expects"
+WAIVED = "not judged — waived by the scenario"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """How one check reads to a person: `ok` is True (counts as passed), False, or None."""
+    """How one check reads to a person, in the terms of the run's exit code.
+
+    `ok` is True when the check counts towards a pass (passed, or failed exactly as the
+    scenario expects), False when it fails the run, None when it is no verdict at all.
+    `kind` separates the cases a report must word differently: an expected failure is still
+    a failure of the check (never a green "pass"), and a waived `unknown` (`waived` holds the
+    scenario's reason) does not make the run inconclusive, unlike an unwaived one."""
 
     ok: bool | None
     label: str
     note: str = ""
+    kind: str = "inconclusive"  # passed | failed | expected_failure | unexpected_pass | waived | inconclusive
+    waived: str = ""
 
 
 def check_outcome(check: dict[str, Any]) -> Outcome:
-    """A check's verdict in the light of what the scenario expected of it."""
+    """A check's verdict in the light of what the scenario expected of it (and waived)."""
     status = str(check.get("status") or "unknown")
     expected_failure = bool(check.get("expected_failure"))
     if expected_failure and status == "failed":
-        return Outcome(True, "expected failure", "failed as the scenario expects: the harness caught it")
+        return Outcome(True, EXPECTED_FAILURE, "the harness caught the fault the scenario plants", "expected_failure")
     if expected_failure and status == "passed":
-        return Outcome(False, "unexpectedly passed", "the scenario expects this check to fail, but it passed")
+        return Outcome(False, "unexpectedly passed",
+                       "the scenario expects this check to fail, but it passed: the harness missed the fault",
+                       "unexpected_pass")
     if status == "passed":
-        return Outcome(True, "passed")
+        return Outcome(True, "passed", kind="passed")
     if status == "failed":
-        return Outcome(False, "failed")
-    return Outcome(None, "inconclusive", "the check could not reach a verdict")
+        return Outcome(False, "failed", kind="failed")
+    reason = check.get("waived")
+    if reason and not expected_failure:
+        reason = " ".join(str(reason).split())
+        return Outcome(None, f"{WAIVED}: {reason}", "the scenario does not judge this check", "waived", reason)
+    return Outcome(None, "inconclusive", "the check could not reach a verdict; the drill should be repeated",
+                   "inconclusive")
 
 
 @dataclass
@@ -242,15 +261,16 @@ class RunRecord:
 
     @property
     def rto_s(self) -> float | None:
-        return number(self.check("rto", "measured"), ("seconds", "rto_s", "value", "total_s")) if self.check("rto") else \
-            number(self.measurements.get("rto_s"))
+        if self.check("rto"):
+            return number(self.check("rto", "measured"), ("seconds", "rto_s", "value", "total_s"))
+        return number(self.measurements.get("rto_s", self.measurements.get("rto")))
 
     @property
     def rpo(self) -> float | None:
-        """Lost acknowledged writes (the count the rpo check measured)."""
+        """Lost writes (the count the rpo check measured)."""
         if self.check("rpo"):
             return number(self.check("rpo", "measured"), ("lost_writes", "count", "value"))
-        return number(self.measurements.get("rpo_lost_writes"))
+        return number(self.measurements.get("rpo_lost_writes", self.measurements.get("rpo")), ("lost_writes",))
 
     def check(self, name: str, key: str | None = None) -> Any:
         for c in self.checks:
@@ -330,9 +350,14 @@ def _derive_result(run_dir: Path, journal: list[dict[str, Any]], head: str) -> d
     for e in journal:
         if e.get("kind") == events.CHECK_RESULT:
             p = e.get("payload", {})
-            checks.append({"name": p.get("name"), "status": p.get("status", "unknown"), "expected_failure": False,
-                           "measured": p.get("measured"), "objective": p.get("objective"), "evidence": {},
-                           "summary": f"from journal line {e.get('seq', 0) + 1}; the run ended before result.json"})
+            check = {"name": p.get("name"), "status": p.get("status", "unknown"),
+                     "expected_failure": bool(p.get("expected_failure")), "measured": p.get("measured"),
+                     "objective": p.get("objective"), "evidence": {},
+                     "summary": " ".join(x for x in (p.get("summary"), f"(From journal line {e.get('seq', 0) + 1}; "
+                                                     "the run ended before result.json.)") if x)}
+            if p.get("waived"):
+                check["waived"] = p["waived"]
+            checks.append(check)
     return {
         "scenario": payload.get("scenario") or run_dir.name,
         "run_id": payload.get("run_id") or run_dir.name,

@@ -105,8 +105,7 @@ def default_timeout(step: Step) -> float:
     if kind == "wait":
         return float(step.wait or 0) + 5.0
     if kind == "expect" and step.expect is not None:
-        within = step.expect.writes_succeed.within if step.expect.writes_succeed else step.expect.within
-        return within + 10.0
+        return step.expect.window + 10.0
     if kind == "gate" and step.gate is not None:
         return step.gate.timeout + 1.0
     if kind == "shell" and step.shell_spec is not None:

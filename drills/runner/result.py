@@ -68,22 +68,27 @@ def required_checks(objectives: Any) -> set[str]:
 
 
 def judge_checks(checks: list[Mapping[str, Any]], required: Iterable[str], expected_to_fail: Iterable[str]) -> tuple[str, list[str]]:
-    """-> (passed|failed|inconclusive, reasons). Only the checks' statuses and the objectives."""
+    """-> (passed|failed|inconclusive, reasons). Only the checks' statuses and the objectives.
+
+    `unknown` is never a pass: any check that could not decide makes the run inconclusive,
+    unless the scenario waived it (`waived`: the reason, shown in every report)."""
     required, expected = set(required), set(expected_to_fail)
     by_name = {c["name"]: c for c in checks}
     failed: list[str] = []
     unknown: list[str] = []
     for c in checks:
         name, status = c["name"], c["status"]
+        why = f": {c['summary']}" if c.get("summary") else ""
         if name in expected:
             if status == "passed":
                 failed.append(f"check {name} passed but the scenario expects it to fail (the harness missed the fault)")
             elif status == "unknown":
-                unknown.append(f"check {name} could not decide (expected to fail)")
+                unknown.append(f"check {name} could not decide (expected to fail){why}")
         elif status == "failed":
-            failed.append(f"check {name} failed")
-        elif status == "unknown" and name in required:
-            unknown.append(f"check {name} could not decide (required)")
+            failed.append(f"check {name} failed{why}")
+        elif status == "unknown" and not c.get("waived"):
+            unknown.append(f"check {name} could not decide" + (" (required)" if name in required else "") +
+                           f"{why} — waive it in objectives.checks.not_judged with a reason if this drill cannot judge it")
     for name in sorted((required | expected) - set(by_name)):
         unknown.append(f"check {name} was not evaluated")
     if failed:

@@ -406,6 +406,7 @@ class Drill:
                          "kept": bool(self.opts.keep_env and not self.reused)},
             "journal": "journal.jsonl",
             "journal_sha256": head,
+            "ledger_sha256": _file_sha256(self.run_dir / "ledger.jsonl"),
             "environment": self.environment or result_mod.environment(None),
         }
 
@@ -428,12 +429,23 @@ class Drill:
     def _summary_line(self, status: str, record: dict[str, Any]) -> None:
         out = sys.stdout
         out.write(f"{status.upper()}: {self.scenario.name} ({record['duration_s']:.1f}s) — {self.run_dir / result_mod.RESULT_FILE}\n")
+        from drills.report.run_record import check_outcome
+
         for c in record["checks"]:
-            mark = "expected failure" if c["expected_failure"] and c["status"] == "failed" else c["status"]
-            out.write(f"  check {c['name']}: {mark}\n")
+            out.write(f"  check {c['name']}: {check_outcome(c).label}\n")
         for reason in record["reasons"]:
             out.write(f"  - {reason}\n")
         out.flush()
+
+
+def _file_sha256(path: Path) -> str | None:
+    """Seal of a file of the record that is not hash-chained itself (the ledger)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _login_name() -> str:

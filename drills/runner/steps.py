@@ -12,6 +12,7 @@ journaled with `by: runner`.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -179,6 +180,24 @@ class DrillContext:
     environ: dict[str, str] = field(default_factory=dict)
     on_gate: Callable[[str], None] = lambda _g: None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    baseline_observed: bool = False
+
+    def observe(self, when: str) -> None:
+        """Record what only this moment can show (drills.checks.evidence.observe_point): the
+        link and its filters before the first fault or switch, canaries on each direction a
+        switch leaves, the standby's sequence. Never fails the step: a side that cannot be
+        reached is journaled as such and the checks say what could not be judged."""
+        from drills.checks import evidence
+
+        if when == "baseline":
+            with self._lock:
+                if self.baseline_observed:
+                    return
+                self.baseline_observed = True
+        try:
+            evidence.observe_point(self.topo, self.journal, self.scenario, when=when)
+        except Exception as exc:  # noqa: BLE001 - evidence that could not be collected is itself recorded
+            self.journal.record("observer", events.OBSERVE_ERROR, what=f"observe {when}", error=str(exc))
 
     def shell_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -228,6 +247,7 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
                 except Exception as exc:
                     raise StepError(f"{spec.dc} ({spec.via}): {exc}") from None
                 rows = cur.fetchmany(MAX_ROWS) if cur.description else []
+                _journal_scenario_canary(ctx, spec.dc, spec.statement, spec.database)
                 return {"dc": spec.dc, "via": spec.via, "rowcount": cur.rowcount,
                         "rows": [list(r) for r in rows]}
         finally:
@@ -240,6 +260,7 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
 
     def fault(step: Step, call: StepCall) -> dict[str, Any]:
         assert step.fault is not None
+        ctx.observe("baseline")
         return ctx.faults.inject(step.fault.model_dump(exclude_none=True))
 
     def heal(step: Step, call: StepCall) -> dict[str, Any]:
@@ -248,19 +269,26 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
 
     def switchover(step: Step, call: StepCall) -> dict[str, Any] | None:
         assert step.switchover is not None
-        return _controller_call(lambda: ctx.controller.switchover(step.switchover.to))
+        return _controller_call(lambda: ctx.controller.switchover(step.switchover.to), planned=True)
 
     def failover(step: Step, call: StepCall) -> dict[str, Any] | None:
         assert step.failover is not None
-        return _controller_call(lambda: ctx.controller.failover(step.failover.to, step.failover.force))
+        return _controller_call(lambda: ctx.controller.failover(step.failover.to, step.failover.force), planned=False)
 
     def failback(step: Step, call: StepCall) -> dict[str, Any] | None:
-        return _controller_call(lambda: ctx.controller.failback())
+        assert step.failback is not None
+        return _controller_call(lambda: ctx.controller.failback(step.failback.to), planned=True)
 
-    def _controller_call(fn: Callable[[], Any]) -> dict[str, Any] | None:
+    def _controller_call(fn: Callable[[], Any], *, planned: bool) -> dict[str, Any] | None:
         if ctx.controller is None:
             raise StepError("this step needs a controller; the scenario has `controller: {kind: none}`")
-        outcome = fn()
+        ctx.observe("baseline")
+        if planned:  # an unplanned failover answers a fault: it must not wait for canaries
+            ctx.observe("before-switch")
+        try:
+            outcome = fn()
+        finally:
+            ctx.observe("after-switch")
         if outcome is False:
             raise StepError("the controller refused or failed (see the journal)")
         if isinstance(outcome, dict):
@@ -288,6 +316,7 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
 
     def route(step: Step, call: StepCall) -> dict[str, Any]:
         assert step.route is not None
+        ctx.observe("baseline")
         return write_route(ctx, step.route.active, call)
 
     def workload(step: Step, call: StepCall) -> dict[str, Any] | None:
@@ -308,6 +337,59 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
         "failover": failover, "failback": failback, "expect": expect, "gate": gate, "route": route,
         "workload": workload,
     }
+
+
+_INSERT = re.compile(r"^\s*INSERT\s+(?:IGNORE\s+)?INTO\s+(`?[A-Za-z0-9_$]+`?(?:\.`?[A-Za-z0-9_$]+`?)?)\s*"
+                     r"\(([^)]*)\)\s*VALUES\s*\((.*)\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_LITERAL = re.compile(r"\s*(?:'((?:[^'\\]|\\.|'')*)'|(-?\d+(?:\.\d+)?)|(NULL))\s*(?:,|$)", re.IGNORECASE)
+
+
+def scenario_insert(statement: str, database: str | None = None) -> tuple[str, dict[str, Any]] | None:
+    """(db.table, {column: value}) of a single-row `INSERT INTO t (cols) VALUES (literals)`,
+    else None. Just enough to find again the marker rows a scenario writes by hand."""
+    m = _INSERT.match(statement)
+    if m is None:
+        return None
+    table = m.group(1).replace("`", "")
+    if "." not in table:
+        if not database:
+            return None
+        table = f"{database}.{table}"
+    columns = [c.strip().strip("`") for c in m.group(2).split(",")]
+    values: list[Any] = []
+    rest = m.group(3)
+    pos = 0
+    while pos < len(rest):
+        lit = _LITERAL.match(rest, pos)
+        if lit is None or lit.end() == pos:
+            return None
+        text, number, null = lit.groups()
+        if text is not None:
+            values.append(text.replace("''", "'").replace("\\'", "'").replace("\\\\", "\\"))
+        elif number is not None:
+            values.append(int(number) if number.lstrip("-").isdigit() else number)
+        else:
+            values.append(None)
+        pos = lit.end()
+    if len(values) != len(columns) or not all(columns):
+        return None
+    return table, dict(zip(columns, values, strict=True))
+
+
+def _journal_scenario_canary(ctx: DrillContext, dc: str, statement: str, database: str | None) -> None:
+    """A scenario's own INSERT into a filtered table is a canary: filter_tables checks that the
+    row never appears on the other side."""
+    parsed = scenario_insert(statement, database)
+    if parsed is None:
+        return
+    table, key = parsed
+    try:
+        filtered = ctx.topo.declared_filters.is_filtered(table)
+    except Exception:  # noqa: BLE001 - without a declared list there is nothing to check it against
+        return
+    if filtered:
+        ctx.journal.record("observer", events.CANARY_WRITE, table=table, source=dc, replica=ctx.topo.other(dc),
+                           marker=f"scenario-{ctx.journal.seq}", filtered=True, key=key, by="scenario")
 
 
 def run_shell(command: str, timeout: float, env: dict[str, str], call: StepCall, cwd: Path | None = None) -> dict[str, Any]:
@@ -352,7 +434,8 @@ def _tail(text: str, limit: int = 2000) -> str:
 
 def run_expect(ctx: DrillContext, spec: ExpectSpec, call: StepCall) -> dict[str, Any]:
     """Poll until the assertion holds; fail with the last observation when `within` runs out."""
-    within = spec.writes_succeed.within if spec.writes_succeed else spec.within
+    within = spec.window
+    started_ns = time.monotonic_ns()
     deadline = min(time.monotonic() + within, call.deadline)
     probe = _EXPECTATIONS[spec.kind]
     last: Any = None
@@ -361,7 +444,7 @@ def run_expect(ctx: DrillContext, spec: ExpectSpec, call: StepCall) -> dict[str,
     while True:
         polls += 1
         try:
-            ok, last = probe(ctx, spec)
+            ok, last = probe(ctx, spec, started_ns)
         except (Cancelled, StepError):
             raise
         except Exception as exc:  # unreachable server etc.: an observation, keep polling
@@ -384,6 +467,8 @@ def _describe(spec: ExpectSpec) -> str:
         return f"replication lag below {spec.lag_below:g}s" + (f" on {spec.dc}" if spec.dc else "")
     if kind == "read_only" and spec.read_only:
         return f"read_only={'ON' if spec.read_only.value else 'OFF'} on {spec.read_only.dc}"
+    if kind == "orders_acknowledged" and spec.orders_acknowledged:
+        return f"the application to have an order acknowledged by {spec.orders_acknowledged.dc}"
     return "writes to succeed" + (f" on {spec.writes_succeed.dc}" if spec.writes_succeed and spec.writes_succeed.dc else "")
 
 
@@ -406,7 +491,7 @@ def _replica(ctx: DrillContext, dc: str) -> Any:
         conn.close()
 
 
-def _expect_active(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+def _expect_active(ctx: DrillContext, spec: ExpectSpec, since_ns: int = 0) -> tuple[bool, Any]:
     route = ctx.route()
     if route is None:
         return False, "no routing document"
@@ -414,7 +499,7 @@ def _expect_active(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
     return active == spec.active, {"active": active, "epoch": route.document.get("epoch")}
 
 
-def _expect_replication(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+def _expect_replication(ctx: DrillContext, spec: ExpectSpec, since_ns: int = 0) -> tuple[bool, Any]:
     dc = _standby(ctx, spec.dc)
     st = _replica(ctx, dc)
     if st is None:
@@ -425,7 +510,7 @@ def _expect_replication(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]
     return running == (spec.replication == "running"), seen
 
 
-def _expect_lag(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+def _expect_lag(ctx: DrillContext, spec: ExpectSpec, since_ns: int = 0) -> tuple[bool, Any]:
     dc = _standby(ctx, spec.dc)
     st = _replica(ctx, dc)
     if st is None:
@@ -435,7 +520,7 @@ def _expect_lag(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
     return ok, {"dc": dc, "lag_s": lag, "io_running": st.io_running, "sql_running": st.sql_running}
 
 
-def _expect_read_only(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+def _expect_read_only(ctx: DrillContext, spec: ExpectSpec, since_ns: int = 0) -> tuple[bool, Any]:
     from drills.mysql import admin
 
     assert spec.read_only is not None
@@ -447,7 +532,7 @@ def _expect_read_only(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
     return value == spec.read_only.value, {"dc": spec.read_only.dc, "read_only": value}
 
 
-def _expect_writes(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
+def _expect_writes(ctx: DrillContext, spec: ExpectSpec, since_ns: int = 0) -> tuple[bool, Any]:
     """A write as the application makes it (service path, app role) to a table the filter list
     keeps on each side (app.job_log), so the probe itself cannot disturb replicated data."""
     assert spec.writes_succeed is not None
@@ -469,12 +554,28 @@ def _expect_writes(ctx: DrillContext, spec: ExpectSpec) -> tuple[bool, Any]:
         conn.close()
 
 
-_EXPECTATIONS: dict[str, Callable[[DrillContext, ExpectSpec], tuple[bool, Any]]] = {
+def _expect_orders(ctx: DrillContext, spec: ExpectSpec, since_ns: int = 0) -> tuple[bool, Any]:
+    """From the workload's own ledger: an order acknowledged by the DC since the step began."""
+    assert spec.orders_acknowledged is not None
+    dc = spec.orders_acknowledged.dc
+    path = ctx.run_dir / "ledger.jsonl"
+    if ctx.workload is None:
+        raise StepError("orders_acknowledged needs a workload; the scenario has none")
+    acked = 0
+    for rec in journal_mod.read_tolerant(path, []):
+        if rec.get("type") == "ok" and rec.get("f") == "write_order" and rec.get("dc") == dc \
+                and int(rec.get("mono_ns") or 0) >= since_ns:
+            acked += 1
+    return acked > 0, {"dc": dc, "orders_acknowledged": acked}
+
+
+_EXPECTATIONS: dict[str, Callable[[DrillContext, ExpectSpec, int], tuple[bool, Any]]] = {
     "active": _expect_active,
     "replication": _expect_replication,
     "lag_below": _expect_lag,
     "read_only": _expect_read_only,
     "writes_succeed": _expect_writes,
+    "orders_acknowledged": _expect_orders,
 }
 
 

@@ -14,10 +14,12 @@ whichever union member pydantic happened to try last.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,7 +30,7 @@ from pydantic import (
 )
 
 from drills.topology.spec import TopologySpec
-from drills.yamlsource import Duration
+from drills.yamlsource import Duration, shown_value
 
 DcName = Literal["dc1", "dc2"]
 CheckName = Literal["rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency", "split_brain"]
@@ -37,18 +39,24 @@ CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 _RATE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*/\s*(s|sec|m|min)\s*$")
 
 
+MAX_RATE = 10_000_000  # operations per second; far beyond what one workload process can issue
+
+
 def parse_rate(value: Any) -> float:
-    """"200/s", "12000/m" or a number (per second) -> operations per second."""
+    """"200/s", "12000/m" or a number (per second) -> operations per second, above 0 and
+    below MAX_RATE (a 500-digit rate must be refused, not overflow float())."""
     if isinstance(value, bool):
         raise ValueError("expected a rate like 200/s or 12000/m")
-    if isinstance(value, int | float):
+    if isinstance(value, int) and not 0 < value < MAX_RATE:  # compared as an int: float(10**400) overflows
+        rate = 0.0
+    elif isinstance(value, int | float):
         rate = float(value)
     elif isinstance(value, str) and (m := _RATE.match(value)):
         rate = float(m.group(1)) / (60.0 if m.group(2) in ("m", "min") else 1.0)
     else:
-        raise ValueError(f"expected a rate like 200/s or 12000/m, got {value!r}")
-    if not 0 < rate < 1e7:
-        raise ValueError(f"expected a positive rate, got {value!r}")
+        raise ValueError(f"expected a rate like 200/s or 12000/m, got {shown_value(value)}")
+    if not 0 < rate < MAX_RATE:
+        raise ValueError(f"expected a rate above 0 and below {MAX_RATE:,}/s, got {shown_value(value)}")
     return rate
 
 
@@ -57,7 +65,8 @@ Rate = Annotated[
     BeforeValidator(parse_rate),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]*)?\s*/\s*(s|sec|m|min)\s*$"}],
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": MAX_RATE},
+                      {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]*)?\s*/\s*(s|sec|m|min)\s*$"}],
             "description": "operations per second: 200/s, 12000/m, or a number",
         }
     ),
@@ -74,7 +83,9 @@ class Strict(BaseModel):
 class SequenceSpec(Strict):
     table: str = Field("app.id_sequence", pattern=r"^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$")
     name: str = "orders"
-    segment: int = Field(10000, ge=1, description="IDs taken per allocation (source documents: 10,000)")
+    segment: int = Field(10000, ge=1, le=4_294_967_295,
+                         description="IDs taken per allocation (source documents: 10,000); at most the sequence "
+                         "table's INT UNSIGNED `step`")
     refetch_on_switch: bool = Field(True, description="re-fetch a segment after a route change (the fix); false reproduces the incident")
 
 
@@ -118,6 +129,8 @@ class ControllerSpec(Strict):
     lag_wait: Duration = 5.0
     block_period: Duration = 30.0
     fencing: bool = True
+    edge_fencing: bool = Field(True, description="when the old primary cannot be set read-only (hung, unreachable), "
+                               "cut its application and link service paths before promoting; off only to show why it matters")
     failover: str | None = Field(None, description="kind external: command run for a failover")
     switchover: str | None = Field(None, description="kind external: command run for a planned switchover")
     failback: str | None = Field(None, description="kind external: command run for a failback")
@@ -167,8 +180,19 @@ class SqlSpec(Strict):
     database: str | None = None
 
 
+def _command(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a shell step needs a command to run")
+    return value
+
+
+# A command line: refused when empty or blank here, so `shell: ''` is a validate-time error
+# located at its line rather than a failure in the middle of a drill.
+Command = Annotated[str, AfterValidator(_command), WithJsonSchema({"type": "string", "pattern": r"\S"})]
+
+
 class ShellSpec(Strict):
-    command: str = Field(min_length=1)
+    command: Command
     timeout: Duration = 60.0
 
 
@@ -209,7 +233,15 @@ class WritesSucceedExpect(Strict):
     within: Duration = 10.0
 
 
-_EXPECT_KINDS = ("active", "replication", "lag_below", "read_only", "writes_succeed")
+class OrdersAcknowledgedExpect(Strict):
+    """The application itself — the workload, not a probe of the harness — has an order
+    acknowledged by `dc` since this step began: proof that clients followed the route."""
+
+    dc: DcName
+    within: Duration = 10.0
+
+
+_EXPECT_KINDS = ("active", "replication", "lag_below", "read_only", "writes_succeed", "orders_acknowledged")
 
 
 class ExpectSpec(Strict):
@@ -220,6 +252,7 @@ class ExpectSpec(Strict):
     lag_below: Duration | None = None
     read_only: ReadOnlyExpect | None = None
     writes_succeed: WritesSucceedExpect | None = None
+    orders_acknowledged: OrdersAcknowledgedExpect | None = None
     dc: DcName | None = Field(None, description="replication/lag_below: the replica to look at (default: the DC that is not active)")
     within: Duration = Field(5.0, description="how long to poll before the expectation fails")
 
@@ -233,6 +266,12 @@ class ExpectSpec(Strict):
     @property
     def kind(self) -> str:
         return next(k for k in _EXPECT_KINDS if getattr(self, k) is not None)
+
+    @property
+    def window(self) -> float:
+        """How long to poll: the assertion's own `within` where it has one."""
+        own = self.writes_succeed or self.orders_acknowledged
+        return float(own.within) if own is not None else float(self.within)
 
 
 class GateSpec(Strict):
@@ -264,7 +303,7 @@ class Step(Strict):
 
     wait: Duration | None = None
     sql: SqlSpec | None = None
-    shell: str | ShellSpec | None = None
+    shell: Command | ShellSpec | None = None
     fault: FaultSpec | None = None
     heal: str | None = Field(None, description="a fault's name or target, or * for all active faults")
     switchover: SwitchoverSpec | None = None
@@ -327,14 +366,23 @@ class RpoBound(Strict):
 
 
 class ChecksSpec(Strict):
+    """Every check is judged on every run; a check that cannot decide (`unknown`) makes the
+    run inconclusive unless the scenario waives it here, with the reason every report shows.
+    `required` checks must pass; `expected_to_fail` ones must fail (a negative drill)."""
+
     required: list[CheckName] = Field(default_factory=list)
     expected_to_fail: list[CheckName] = Field(default_factory=list)
+    not_judged: dict[CheckName, Annotated[str, Field(min_length=3)]] = Field(
+        default_factory=dict, description="checks this drill cannot decide by design, each with the reason")
 
     @model_validator(mode="after")
     def _disjoint(self) -> ChecksSpec:
         both = sorted(set(self.required) & set(self.expected_to_fail))
         if both:
             raise ValueError(f"{', '.join(both)} cannot be both required to pass and expected to fail")
+        waived = sorted(set(self.not_judged) & (set(self.required) | set(self.expected_to_fail)))
+        if waived:
+            raise ValueError(f"{', '.join(waived)} cannot be waived in not_judged and also required or expected to fail")
         return self
 
 
@@ -394,8 +442,7 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> Scenario:
-        names = [s.name for s in self.stages]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = sorted(n for n, count in Counter(s.name for s in self.stages).items() if count > 1)
         if dupes:
             raise ValueError(f"stage names must be unique; repeated: {', '.join(dupes)}")
         kinds = self.step_kinds()

@@ -486,7 +486,8 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
             admin.set_read_only(conn, False)
         for dc, conn in conns.items():
             _exec_script(conn, "SET SESSION sql_log_bin = 0; DROP DATABASE IF EXISTS app; DROP DATABASE IF EXISTS bi; "
-                               "DROP DATABASE IF EXISTS percona; RESET MASTER; SET GLOBAL gtid_slave_pos = '';")
+                               "DROP DATABASE IF EXISTS percona; DROP DATABASE IF EXISTS drills_canary; RESET MASTER; "
+                               "SET GLOBAL gtid_slave_pos = '';")
             _load_schema(conn, topo.schema_file, topo.seed_file, dc)
     finally:
         for conn in conns.values():

@@ -6,6 +6,7 @@ This is also the format a user's own load generator writes when the scenario say
 appended and flushed as it happens::
 
     {"op": 17, "type": "invoke", "f": "write_order", "id": 10042, "dc": "dc1", "epoch": 1,
+     "token": "9f1c...e2", "buyer_id": 73, "amount": "19.99",
      "worker": 2, "mono_ns": 123456789, "wall": "2026-01-01T00:00:00.000Z"}
     {"op": 17, "type": "ok", "f": "write_order", "id": 10042, "dc": "dc1", "epoch": 1,
      "worker": 2, "mono_ns": 123459999, "wall": "..."}
@@ -16,8 +17,13 @@ Required on every line: `op` (integer pairing an invoke with its completion), `t
 (invoke|ok|fail|info|settle), `mono_ns` (CLOCK_MONOTONIC nanoseconds of this machine, the
 journal's clock: `time.monotonic_ns()` in Python, `clock_gettime(CLOCK_MONOTONIC)`
 elsewhere). Required on invoke: `f` (write_order|alloc_segment|write_job_log|read), `dc`,
-`epoch`; `id` for write_order. `alloc_segment` completions carry `low` and `high`.
-`info` means the outcome is unknown: the row is read back later (a `settle` line).
+`epoch`; for write_order also `id` and `token` — a string unique to that one write, stored in
+`app.orders.token` — and, optionally, the row's content (`buyer_id`, `amount` as written).
+Read-backs find a write by its token and compare the content; an ID alone proves nothing,
+because a stale sequence hands the same ID out again. `alloc_segment` completions carry `low`
+and `high`. `info` means the outcome is unknown. After the run the harness reads every
+write back and appends a `settle` line per write: `present` says, per DC, whether the row
+with that token and content is there (`null` for a DC that could not be read).
 """
 
 from __future__ import annotations
@@ -100,8 +106,8 @@ def read_ledger(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         missing = [k for k in _REQUIRED if k not in rec]
         if rec.get("type") == "invoke":
             missing += [k for k in _REQUIRED_INVOKE if k not in rec]
-            if rec.get("f") == "write_order" and "id" not in rec:
-                missing.append("id")
+            if rec.get("f") == "write_order":
+                missing += [k for k in ("id", "token") if k not in rec]
         if missing:
             raise ConfigError(f"{p}:{n}: missing field(s) {', '.join(missing)} (see drills.workload.ledger)")
         if rec["type"] not in events.LEDGER_TYPES:

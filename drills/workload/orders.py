@@ -13,6 +13,7 @@ import random
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ from drills.workload.sequence import (
 from drills.workload.settings import WorkloadSettings
 
 SOURCE = "workload"
-INSERT_ORDER_SQL = ("INSERT INTO app.orders (id, buyer_id, amount, dc, epoch, client_ts) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)")
+INSERT_ORDER_SQL = ("INSERT INTO app.orders (id, buyer_id, amount, dc, epoch, client_ts, token) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)")
 INSERT_JOB_LOG_SQL = "INSERT INTO app.job_log (dc, job_name, message) VALUES (%s, %s, %s)"
 
 # outcome unknown: the statement may have reached the server before the connection broke
@@ -253,14 +254,18 @@ class OrdersWorkload:
             return "retry"  # already in the ledger as a failed alloc_segment
         ledger = self.ledger
         client_ts = time.monotonic_ns()
+        # The token is unique to this write and the content is recorded with it: a read-back
+        # matches by both, so an ID reissued by a stale sequence can never pass for this row.
+        token = uuid.uuid4().hex
+        buyer_id = random.randint(1, 100_000)
+        amount = f"{random.uniform(1, 500):.2f}"
         base = {"id": order_id, "dc": route.active, "epoch": route.epoch, "worker": w.index}
         self._announce(w, route)
-        op = ledger.invoke("write_order", **base)
+        op = ledger.invoke("write_order", **base, token=token, buyer_id=buyer_id, amount=amount)
         try:
             conn = self._connection(w, route)
             with conn.cursor() as cur:
-                cur.execute(INSERT_ORDER_SQL, (order_id, random.randint(1, 100_000),
-                                               round(random.uniform(1, 500), 2), route.active, route.epoch, client_ts))
+                cur.execute(INSERT_ORDER_SQL, (order_id, buyer_id, amount, route.active, route.epoch, client_ts, token))
         except Exception as exc:
             return self._record_failure(w, op, "write_order", base, exc)
         ledger.complete(op, "ok", "write_order", **base)

@@ -86,8 +86,12 @@ def test_port_change_on_dc1_fails_over_within_the_probe_budget_and_writes_contin
     assert detected["mono_ns"] - fault["mono_ns"] < budget_ns
     assert published["payload"]["to"] == "dc2" and published["payload"]["epoch"] == 2
     order = [e["kind"] for e in events if e["source"] == "controller" and e["mono_ns"] >= detected["mono_ns"]]
-    assert order[:7] == ["dc.failed", "failover.start", "fence", "replication.stopped", "promote",
+    # the read-only fence cannot reach dc1, so dc1 is cut off at the edge before dc2 is promoted
+    assert order[:8] == ["dc.failed", "failover.start", "fence", "fence", "replication.stopped", "promote",
                          "route.published", "failover.end"]
+    fences = [e["payload"] for e in events if e["kind"] == "fence" and e["mono_ns"] >= detected["mono_ns"]]
+    assert (fences[0]["method"], fences[0]["ok"]) == ("read_only", False)
+    assert (fences[1]["method"], fences[1]["ok"]) == ("edge", True)
     assert route(topo)["active"] == "dc2"
     ledger = read_ledger(tmp_path / "ledger.jsonl")
     acked_dc2 = [r for r in ledger if r["type"] == "ok" and r["f"] == "write_order" and r["dc"] == "dc2"]
@@ -178,16 +182,40 @@ def test_anti_flapping_blocks_a_second_automatic_failover_within_the_block_perio
     assert route(topo)["active"] == "dc1" and route(topo)["epoch"] == 3
 
 
-def test_late_fence_makes_the_old_primary_read_only_when_it_comes_back(
+def test_an_unreachable_primary_is_cut_off_then_fenced_over_the_management_path(
         clean_topology: Any, journal: Journal, heal_proxies: Any) -> None:
+    """Edge fencing: dc1's application path is down, so it cannot be set read-only there;
+    its service paths are cut before dc2 is promoted, it is set read-only over the management
+    path as soon as it answers there, and only then are its paths given back."""
     topo = clean_topology
     ctl = make_controller({"probe": PROBE}, topo, journal)
     ctl.start()
     try:
         heal_proxies.update_proxy("app:dc1", enabled=False)
         wait_for(journal, lambda e: e["kind"] == "failover.end", 5)
+        wait_for(journal, lambda e: e["kind"] == "fence.lifted" and e["payload"]["method"] == "edge", 5)
         dc1 = topo.connect("dc1")
-        assert not admin.read_only(dc1)  # unreachable on the service path: could not be fenced
+        assert admin.read_only(dc1)  # fenced although its application path is still down
+        dc1.close()
+        assert not any(t.name.startswith("drills-edge-fence") for t in heal_proxies.toxics("app:dc1"))
+        kinds_after = [(e["kind"], e["payload"].get("method")) for e in kinds(journal)
+                       if e["kind"] in ("fence", "fence.lifted", "promote")]
+        assert kinds_after.index(("fence", "edge")) < kinds_after.index(("promote", None))
+        assert kinds_after.index(("fence", "read_only"), 1) < kinds_after.index(("fence.lifted", "edge"))
+    finally:
+        ctl.stop()
+
+
+def test_without_edge_fencing_the_old_primary_is_fenced_only_when_it_comes_back(
+        clean_topology: Any, journal: Journal, heal_proxies: Any) -> None:
+    topo = clean_topology
+    ctl = make_controller({"probe": PROBE, "edge_fencing": False}, topo, journal)
+    ctl.start()
+    try:
+        heal_proxies.update_proxy("app:dc1", enabled=False)
+        wait_for(journal, lambda e: e["kind"] == "failover.end", 5)
+        dc1 = topo.connect("dc1")
+        assert not admin.read_only(dc1)  # unreachable on the service path, and not cut off: still writable
         heal_proxies.update_proxy("app:dc1", enabled=True)
         wait_for(journal, lambda e: e["kind"] == "fence" and e["payload"].get("late"), 5)
         assert admin.read_only(dc1)

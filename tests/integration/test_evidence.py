@@ -17,11 +17,12 @@ pytestmark = pytest.mark.integration
 
 
 def _orders_on_dc1(topo, ids: list[int]) -> None:  # noqa: ANN001 - Topology
+    """Orders as the workload writes them: each with its own token (`tok-<id>`)."""
     dc1, dc2 = topo.connect("dc1"), topo.connect("dc2")
     try:
         with dc1.cursor() as cur:
-            cur.executemany("INSERT INTO app.orders (id, buyer_id, amount, dc, epoch, client_ts) VALUES (%s, 1, 9.99, 'dc1', 1, 0)",
-                            [(i,) for i in ids])
+            cur.executemany("INSERT INTO app.orders (id, buyer_id, amount, dc, epoch, client_ts, token) "
+                            "VALUES (%s, 1, 9.99, 'dc1', 1, 0, %s)", [(i, f"tok-{i}") for i in ids])
         assert admin.wait_for_gtid(dc2, admin.gtid_executed(dc1), 5.0)
     finally:
         dc1.close()
@@ -44,28 +45,35 @@ def _rows(topo, dc: str, sql: str) -> list[tuple]:  # noqa: ANN001
         conn.close()
 
 
+def _write(op: int, id: int, outcome: str, token: str, **content: object) -> list[dict]:
+    base = {"op": op, "f": "write_order", "id": id, "dc": "dc1", "epoch": 1}
+    return [{**base, "type": "invoke", "token": token, **content, "mono_ns": 2 * op - 1},
+            {**base, "type": outcome, "mono_ns": 2 * op, **({"error": "timeout"} if outcome == "info" else {})}]
+
+
 def test_collect_records_ids_settles_info_writes_and_canaries_stay_on_dc1(clean_topology, tmp_path: Path) -> None:
     topo = clean_topology
     _orders_on_dc1(topo, [1, 2, 3, 4, 5, 100])
     run = tmp_path / "run"
     run.mkdir()
     _ledger(run / "ledger.jsonl", [
-        {"op": 1, "type": "invoke", "f": "write_order", "id": 5, "dc": "dc1", "epoch": 1, "mono_ns": 1},
-        {"op": 1, "type": "ok", "f": "write_order", "id": 5, "dc": "dc1", "epoch": 1, "mono_ns": 2},
-        {"op": 2, "type": "invoke", "f": "write_order", "id": 100, "dc": "dc1", "epoch": 1, "mono_ns": 3},
-        {"op": 2, "type": "info", "f": "write_order", "id": 100, "dc": "dc1", "epoch": 1, "mono_ns": 4, "error": "timeout"},
-        {"op": 3, "type": "invoke", "f": "write_order", "id": 999, "dc": "dc1", "epoch": 1, "mono_ns": 5},
-        {"op": 3, "type": "info", "f": "write_order", "id": 999, "dc": "dc1", "epoch": 1, "mono_ns": 6, "error": "timeout"},
+        *_write(1, 5, "ok", "tok-5"),
+        *_write(2, 100, "info", "tok-100", buyer_id=1, amount="9.99"),
+        *_write(3, 999, "info", "tok-999"),
+        *_write(4, 4, "ok", "someone-elses-token"),  # ID 4 is there, but not this write's row
+        *_write(5, 3, "ok", "tok-3", buyer_id=1, amount="10.00"),  # this write's token, other content
     ])
     with journal_mod.Journal(run / "journal.jsonl", secrets=topo.secrets()) as j:
         account = evidence.collect(topo, j, None, run / "ledger.jsonl")
     assert account["errors"] == [], account["errors"]
     assert (account["source"], account["replica"]) == ("dc1", "dc2")
-    assert account["settled"] == 2
+    assert account["settled"] == 5  # every order write is read back, acknowledged or not
 
     hist = History.load(run)
     settled = {o.op: o.settle for o in hist.ops}
-    assert settled[2] == {"dc1": True, "dc2": True} and settled[3] == {"dc1": False, "dc2": False}
+    assert settled[1] == settled[2] == {"dc1": True, "dc2": True} and settled[3] == {"dc1": False, "dc2": False}
+    assert settled[4] == {"dc1": False, "dc2": False}  # matched by token, never by ID alone
+    assert settled[5] == {"dc1": False, "dc2": False}  # the token's row holds other content
 
     ids = {e.get("dc"): e.get("ranges") for e in hist.of(ev.OBSERVE_IDS)}
     assert ids["dc1"] == [[1, 5], [100, 100]] and ids["dc2"] == [[1, 5], [100, 100]]
@@ -81,11 +89,11 @@ def test_collect_records_ids_settles_info_writes_and_canaries_stay_on_dc1(clean_
     seen = {e.get("marker"): e for e in hist.of(ev.CANARY_OBSERVED)}
     by_table = {w.get("table"): seen[m] for m, w in written.items()}
     assert by_table["app.app_config"].get("found") is False and by_table["app.app_config"].get("caught_up") is True
-    assert by_table["app.customers"].get("found") is True  # the control canary did replicate
+    assert by_table["drills_canary.control"].get("found") is True  # the control canary did replicate
     assert {"app.job_switch", "app.job_log", "app.tmp_orders_bak_20260101", "bi.daily_sales"} <= set(by_table)
     for dc in ("dc1", "dc2"):  # canaries are cleaned up on both sides
         assert _rows(topo, dc, "SELECT COUNT(*) FROM app.app_config WHERE config_key LIKE 'drills-canary-%'")[0][0] == 0
-        assert _rows(topo, dc, "SELECT COUNT(*) FROM app.customers WHERE name LIKE 'drills-canary-%'")[0][0] == 0
+        assert _rows(topo, dc, "SELECT COUNT(*) FROM drills_canary.control")[0][0] == 0
 
     assert {e.get("table") for e in hist.of(ev.OBSERVE_SCHEMA)} >= {"app.app_config", "app.job_log", "bi.daily_sales"}
     assert filters.check(hist, declared=topo.declared_filters).status == "passed"

@@ -49,6 +49,20 @@ def test_chromium_renders_the_key_elements(tmp_path: Path) -> None:
     assert len(data) > 50_000
 
 
+def test_chromium_shows_an_expected_failure_as_a_failure_with_the_checks_own_finding(tmp_path: Path) -> None:
+    # the incident run: the browser must show "FAILED — as the scenario expects" (not a green
+    # PASS) beside the sequence check's own summary, never a finding the check did not make
+    page = render_html(RUNS / "sequence-filtered-failed", tmp_path / "report.html")
+    dom = _chromium("--virtual-time-budget=2000", "--dump-dom", page.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-500:]
+    html = dom.stdout
+    assert re.search(r'<td class="expected">FAILED — as the scenario expects</td>', html)
+    section = html[html.index('id="check-sequence_continuity"'):html.index('id="check-filter_tables"')]
+    assert "22 write(s) hit a duplicate-key error (first: ID 1 in op 36, already used by op 1)" in section
+    assert 'class="evidence-duplicate_key_errors"' in section
+    assert "No order number was handed out twice" not in html
+
+
 def test_pdf_prints(tmp_path: Path) -> None:
     pdf = render_pdf(RUNS / "sequence-filtered-failed", tmp_path / "report.pdf")
     data = pdf.read_bytes()

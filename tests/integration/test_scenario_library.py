@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drills.checks.rejudge import judge_run_dir
 from drills.journal import verify
 from drills.runner import run_scenario
 from drills.scenario.loader import load_scenario
@@ -28,4 +29,9 @@ def test_scenario(path: Path, topology, tmp_path: Path) -> None:  # noqa: ANN001
         assert checks[name]["evidence"], f"{name} failed without evidence"
     for name in scenario.objectives.checks.required:
         assert checks[name]["status"] == "passed", checks[name]
+    for name, check in checks.items():  # every check judged, or waived with the scenario's reason
+        assert check["status"] != "unknown" or check.get("waived") == scenario.objectives.checks.not_judged[name], check
     assert verify(tmp_path / "run" / "journal.jsonl", result["journal_sha256"]).ok
+    # an auditor re-judging the run from its files alone reaches exactly the same verdicts
+    again = judge_run_dir(tmp_path / "run")
+    assert again["differences_from_result"] == [] and again["status"] == result["status"]

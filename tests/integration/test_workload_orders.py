@@ -110,7 +110,7 @@ def test_replicated_sequence_hands_out_no_id_twice_across_a_switch(
 
 def test_external_workload_ledger_is_read_and_counted(clean_topology: Any, journal: Journal, tmp_path: Path) -> None:
     script = (
-        'echo \'{"op": 0, "type": "invoke", "f": "write_order", "id": 7, "dc": "dc1", "epoch": 1, "mono_ns": 1}\' >> "$DRILLS_LEDGER"; '
+        'echo \'{"op": 0, "type": "invoke", "f": "write_order", "id": 7, "token": "t7", "dc": "dc1", "epoch": 1, "mono_ns": 1}\' >> "$DRILLS_LEDGER"; '
         'echo \'{"op": 0, "type": "ok", "f": "write_order", "id": 7, "dc": "dc1", "epoch": 1, "mono_ns": 2}\' >> "$DRILLS_LEDGER"; '
         'test -n "$DRILLS_DC1_SERVICE_PORT" && exec sleep 30'
     )

@@ -80,7 +80,7 @@ def test_data_consistency_differences_fail_naming_the_key(tmp_path: Path) -> Non
     with journal_mod.Journal(run / "journal.jsonl") as j:
         verdicts = {v["name"]: v for v in evaluate(run, None, None, j)}
     v = verdicts["data_consistency"]
-    assert v["status"] == "failed" and "app.orders" in v["summary"] and "[7]" in v["summary"]
+    assert v["status"] == "failed" and "app.orders differs key 7" in v["summary"]
 
 
 def test_data_consistency_passes_when_linked_sides_are_identical(tmp_path: Path) -> None:
@@ -93,17 +93,61 @@ def test_data_consistency_passes_when_linked_sides_are_identical(tmp_path: Path)
     assert v["status"] == "passed" and v["evidence"]["link"]["replica"] == "dc2"
 
 
-@pytest.mark.parametrize("link", [None, {"io_running": False}, {"caught_up": False}])
-def test_data_consistency_is_not_judged_without_a_caught_up_link(tmp_path: Path, link: dict | None) -> None:
-    """After an unplanned failover the old primary is not rejoined: the sides are expected to
-    differ, so the verdict is unknown (differences kept as evidence), never passed or failed."""
-    d = failover_drill()
-    if link is not None:
-        _linked(d, **link)
-    d.event(ev.OBSERVE_CONSISTENCY, "observer", tables=["app.orders"], identical=False,
-            differences=[{"table": "app.orders", "identical": False, "differing": {"count": 1, "keys": [[7]]}, "missing": {}}])
-    run = d.save(tmp_path / "run")
+def _judged(tmp_path: Path, d: object) -> dict:
+    run = d.save(tmp_path / "run")  # type: ignore[attr-defined]
     with journal_mod.Journal(run / "journal.jsonl") as j:
-        v = {v["name"]: v for v in evaluate(run, None, None, j)}["data_consistency"]
-    assert v["status"] == "unknown" and "Not judged" in v["summary"] and "1 table(s) differ" in v["summary"]
-    assert v["evidence"]["differences"][0]["table"] == "app.orders"
+        return {v["name"]: v for v in evaluate(run, None, None, j)}["data_consistency"]
+
+
+def _compared(d: object, *differences: dict) -> None:
+    d.event(ev.OBSERVE_CONSISTENCY, "observer", tables=["app.customers", "app.id_sequence", "app.orders"],  # type: ignore[attr-defined]
+            identical=not differences, differences=list(differences))
+
+
+LOST_AND_NEW = {"table": "app.orders", "identical": False, "differing": {"count": 0, "keys": []},
+                "missing": {"dc2": {"count": 2, "keys": [[9], [10]]}, "dc1": {"count": 5, "keys": [[i] for i in range(10001, 10006)]}}}
+SEQUENCE_ROW = {"table": "app.id_sequence", "identical": False, "differing": {"count": 1, "keys": [["orders"]]}, "missing": {}}
+CUSTOMER_CHANGED = {"table": "app.customers", "identical": False, "differing": {"count": 1, "keys": [[2]]}, "missing": {}}
+
+
+def test_differences_a_failover_explains_pass_after_an_unplanned_failover(tmp_path: Path) -> None:
+    """Issue 10: dc1 not rejoined after a lossy failover — the orders it lost, the orders dc2
+    took since and the sequence row differ, and nothing else: judged, not left unknown."""
+    d = failover_drill(lost=2)
+    _compared(d, LOST_AND_NEW, SEQUENCE_ROW)
+    v = _judged(tmp_path, d)
+    assert v["status"] == "passed", v["summary"]
+    assert v["measured"]["explained_differences"] == 8 and v["measured"]["unexplained_differences"] == 0
+
+
+def test_a_changed_row_the_failover_does_not_explain_fails(tmp_path: Path) -> None:
+    """Issue 10: a changed app.customers row added to a real dc1-crash record."""
+    d = failover_drill(lost=2)
+    _compared(d, LOST_AND_NEW, SEQUENCE_ROW, CUSTOMER_CHANGED)
+    v = _judged(tmp_path, d)
+    assert v["status"] == "failed" and "app.customers differs key 2" in v["summary"]
+
+
+def test_an_order_missing_without_a_recorded_loss_is_unexplained(tmp_path: Path) -> None:
+    d = failover_drill(lost=0)  # every dc1 order reached dc2: order 4 missing there is not the failover's doing
+    _compared(d, {"table": "app.orders", "identical": False, "differing": {"count": 0, "keys": []},
+                  "missing": {"dc2": {"count": 1, "keys": [[4]]}}})
+    assert _judged(tmp_path, d)["status"] == "failed"
+
+
+def test_a_link_stopped_on_a_divergence_fails_with_the_diff(tmp_path: Path) -> None:
+    d = failover_drill()
+    _linked(d, sql_running=False, caught_up=False,
+            last_sql_error="Could not execute Update_rows_v1 event on table app.customers; Can't find record, Error_code: 1032")
+    _compared(d, CUSTOMER_CHANGED)
+    v = _judged(tmp_path, d)
+    assert v["status"] == "failed" and "stopped on an error" in v["summary"] and "1032" in v["summary"]
+    assert "first differing key: 2" in v["summary"]
+
+
+def test_differences_while_the_link_had_not_caught_up_are_unknown(tmp_path: Path) -> None:
+    d = failover_drill()
+    _linked(d, caught_up=False)
+    _compared(d, CUSTOMER_CHANGED)
+    v = _judged(tmp_path, d)
+    assert v["status"] == "unknown" and "had not caught up" in v["summary"]

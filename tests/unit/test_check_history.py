@@ -35,11 +35,14 @@ class Drill:
         return seq
 
     def write(self, id: int | None, dc: str, epoch: int | None, outcome: str | None = "ok", *, took_ms: float = 1.0,
-              f: str = "write_order", worker: int = 0, error_code: int | None = None, invoke_ms: float | None = None) -> int:
+              f: str = "write_order", worker: int = 0, error_code: int | None = None, invoke_ms: float | None = None,
+              token: str | None = None) -> int:
         op = self.next_op
         self.next_op += 1
         start = int(invoke_ms * MS) if invoke_ms is not None else self.now
         base = {"op": op, "f": f, "id": id, "dc": dc, "worker": worker}
+        if f == "write_order":
+            base["token"] = token or f"tok-{op}"
         if epoch is not None:
             base["epoch"] = epoch
         self.ledger.append({**base, "type": "invoke", "mono_ns": start})
@@ -52,8 +55,18 @@ class Drill:
             self.now = start + int(took_ms * MS) + 1
         return op
 
-    def settle(self, op: int, **present: bool) -> None:
+    def settle(self, op: int, **present: bool | None) -> None:
         self.ledger.append({"op": op, "type": "settle", "present": present, "mono_ns": self.now})
+
+    def read_back(self, **where: Any) -> None:
+        """The evidence collector's read-back: one settle line per order write not yet
+        settled, present on each DC as `where[dc]` says (a bool, or a function of the invoke
+        record)."""
+        settled = {r["op"] for r in self.ledger if r["type"] == "settle"}
+        for rec in [r for r in self.ledger if r["type"] == "invoke" and r.get("f") == "write_order"]:
+            if rec["op"] in settled:
+                continue
+            self.settle(rec["op"], **{dc: (rule(rec) if callable(rule) else rule) for dc, rule in where.items()})
 
     def route(self, active: str, epoch: int, previous: str | None = None) -> int:
         if previous is not None:
@@ -112,6 +125,10 @@ def failover_drill(*, lost: int = 0, refetch: bool = True) -> Drill:
     d.event(ev.OBSERVE_IDS, "observer", dc="dc2", table="app.orders", ranges=survivor + [[min(new_ids), max(new_ids)]], count=0)
     d.event(ev.OBSERVE_IDS, "observer", dc="dc1", table="app.orders", ranges=[[1, 10]], count=10)
     d.event(ev.OBSERVE_SEQUENCE, "observer", dc="dc2", name="orders", next_val=20001 if refetch else 10001)
+    # read back by token: dc1 kept its own writes (not rejoined); dc2 has what replicated
+    # before the switch (all but the last `lost`) and its own
+    d.read_back(dc1=lambda w: w["dc"] == "dc1",
+                dc2=lambda w: w["dc"] == "dc2" or (w["id"] or 0) <= 10 - lost)
     return d
 
 
@@ -125,7 +142,8 @@ def test_ops_pair_invoke_with_completion_and_settle() -> None:
     by_op = {o.op: o for o in h.ops}
     assert by_op[ok].acknowledged and by_op[ok].complete_ns > by_op[ok].invoke_ns
     assert by_op[info].committed_on("dc1") is True and by_op[info].committed_on("dc2") is False
-    assert by_op[pending].outcome is None and by_op[pending].committed_on("dc1") is False
+    # never completed (the run ended first): as unknown as an `info`, until read back
+    assert by_op[pending].outcome is None and by_op[pending].committed_on("dc1") is None
 
 
 def test_unsettled_info_write_is_undecided() -> None:
@@ -161,5 +179,5 @@ def test_torn_ledger_line_is_reported_not_raised(tmp_path: Path) -> None:
         fh.write('{"op": 99, "type": "inv')
     h = History.load(tmp_path)
     assert len(h.ops) == 15
-    assert h.ledger_problems and "line 31" in h.ledger_problems[0]
+    assert h.ledger_problems and "line 46" in h.ledger_problems[0]  # 30 invoke/ok lines, 15 read-backs
     assert verify(tmp_path / "journal.jsonl").ok

@@ -11,8 +11,8 @@ from drills.checks import sequence
 def test_clean_switch_with_refetch_passes() -> None:
     v = sequence.check(failover_drill().history(), sequence_name="orders")
     assert v.status == "passed", v.summary
-    assert v.measured == {"acknowledged_twice": 0, "duplicate_key_errors": 0, "not_above_previous": 0,
-                          "skipped_ids": (10000 - 10) + (10000 - 5)}
+    assert v.measured == {"committed_twice": 0, "duplicate_key_errors": 0, "overlapping_segments": 0,
+                          "not_above_previous": 0, "standby_behind": 0, "skipped_ids": (10000 - 10) + (10000 - 5)}
     assert v.evidence["high_water_mark"] == {"active_dc": "dc2", "largest_id_in_use": 10005, "next_val": 20001,
                                              "name": "orders", "seq": v.evidence["high_water_mark"]["seq"], "ok": True}
     segs = v.evidence["skipped_ids"]["segments"]
@@ -56,7 +56,7 @@ def test_id_acknowledged_twice_names_both_ops() -> None:
     d.at(3000).write(9, "dc2", 2)  # dc2 never got dc1's 9, so the insert succeeds a second time
     v = sequence.check(d.history())
     assert v.status == "failed"
-    twice = v.evidence["acknowledged_twice"]
+    twice = v.evidence["committed_twice"]
     assert twice == [{"id": 9, "ops": [twice[0]["ops"][0], twice[0]["ops"][1]]}]
     assert [(o["op"], o["dc"]) for o in twice[0]["ops"]] == [(9, "dc1"), (16, "dc2")]
 
@@ -123,7 +123,7 @@ def test_sequence_findings_match_reference(before: list, after: list, next_val: 
     regress_ref = [op for op, wid, ep, _, _ in rows if ep == 2 and top_before is not None and wid <= top_before]
     hwm_bad = bool(acked) and next_val < max(wid for _, wid, _ in acked)
 
-    assert [t["id"] for t in v.evidence["acknowledged_twice"]] == twice_ref
+    assert [t["id"] for t in v.evidence["committed_twice"]] == twice_ref
     assert [e["op"] for e in v.evidence["duplicate_key_errors"]] == dups_ref
     assert sorted(r["op"] for r in v.evidence["not_above_previous"]) == sorted(regress_ref)
     if twice_ref or dups_ref or regress_ref or hwm_bad:
@@ -132,3 +132,59 @@ def test_sequence_findings_match_reference(before: list, after: list, next_val: 
         assert v.status == "unknown"
     else:
         assert v.status == "passed"
+
+
+# ---- issue 10 --------------------------------------------------------------------------------------
+
+
+def test_overlapping_segments_fail_before_any_id_is_used_twice() -> None:
+    """Two allocations handed out the same range: a failure on its own, even though no order
+    with an overlapping ID was acknowledged twice (yet)."""
+    d = Drill()
+    d.route("dc1", 1)
+    d.event(ev.SEGMENT_FETCHED, "workload", dc="dc1", name="orders", low=1, high=100)
+    for i in range(1, 6):
+        d.write(i, "dc1", 1)
+    d.at(100).route("dc2", 2, previous="dc1")
+    d.event(ev.SEGMENT_FETCHED, "workload", dc="dc2", name="orders", low=51, high=150)
+    d.write(120, "dc2", 2)
+    d.at(500).event(ev.OBSERVE_SEQUENCE, "observer", dc="dc2", name="orders", next_val=151)
+    v = sequence.check(d.history(), sequence_name="orders")
+    assert v.status == "failed" and v.measured["overlapping_segments"] == 1
+    pair = v.evidence["overlapping_segments"][0]
+    assert [(s["low"], s["high"], s["dc"]) for s in pair["segments"]] == [(1, 100, "dc1"), (51, 150, "dc2")]
+    assert pair["ids"] == [51, 100]
+
+
+def test_committed_but_unacknowledged_ids_count_as_used() -> None:
+    """dc2 one allocation behind: the IDs of orders that committed on dc1 without their client
+    knowing (read back by token) are handed out again after the switch."""
+    from test_check_rpo import reused_ids_after_a_lost_allocation
+
+    v = sequence.check(reused_ids_after_a_lost_allocation().history(), sequence_name="orders")
+    assert v.status == "failed"
+    assert v.measured["overlapping_segments"] == 1
+    assert {r["id"] for r in v.evidence["not_above_previous"]} == {101, 102, 103}
+    assert v.evidence["not_above_previous"][0]["highest_before_switch"]["outcome"] == "info"
+
+
+def standby_reading(*, standby: int, active: int, caught_up: bool | None) -> Drill:
+    d = failover_drill()
+    d.at(50).event(ev.OBSERVE_SEQUENCE, "observer", dc="dc2", name="orders", next_val=standby, role="standby",
+                   source="dc1", source_next_val=active, caught_up=caught_up, when="baseline")
+    return d
+
+
+def test_a_standby_sequence_left_behind_is_the_latent_hazard() -> None:
+    """Before any switch: dc1 hands out 10001+ and dc2, caught up, still says 1 — the sequence
+    table is not replicated. That fails the check whatever happens after."""
+    v = sequence.check(standby_reading(standby=1, active=10001, caught_up=True).history(), sequence_name="orders")
+    assert v.status == "failed" and v.measured["standby_behind"] == 1
+    assert "standby dc2's sequence 'orders' stood at 1 while the active dc1 was at 10001" in v.summary
+
+
+def test_a_standby_reading_before_catch_up_proves_nothing() -> None:
+    assert sequence.check(standby_reading(standby=1, active=10001, caught_up=False).history(),
+                          sequence_name="orders").status == "passed"
+    ok = sequence.check(standby_reading(standby=10001, active=10001, caught_up=True).history(), sequence_name="orders")
+    assert ok.status == "passed" and "kept up with the active side" in ok.summary

@@ -67,6 +67,12 @@ class ModelDC:
     source: str | None = None  # replicates from
     executed: list[int] = field(default_factory=list)  # transaction ids, in order
     apply_delayed: bool = False  # a slow applier: received transactions wait
+    edge_cut: bool = False  # the controller cut its service paths (edge fence)
+
+    @property
+    def serving(self) -> bool:
+        """Clients (and the controller's probes) reach it on the service path."""
+        return self.reachable and self.alive and not self.edge_cut
 
 
 class ModelPlane:
@@ -110,20 +116,31 @@ class ModelPlane:
     # --- ControlPlane ----------------------------------------------------------------------
     def _reach(self, dc: str) -> ModelDC:
         d = self.dc[dc]
-        if not (d.reachable and d.alive):
+        if not d.serving:
             raise ConnectionError(f"{dc} unreachable")
         return d
 
     def probe(self, dc: str, timeout: float) -> str | None:
-        d = self.dc[dc]
-        return None if d.reachable and d.alive else "connection refused"
+        return None if self.dc[dc].serving else "connection refused"
 
     def peer_alive(self, dc: str, witness: str) -> bool | None:
         w = self.dc[witness]
         return w.source == dc and self.dc[dc].alive and w.alive
 
-    def set_read_only(self, dc: str, on: bool) -> None:
+    def set_read_only(self, dc: str, on: bool, via: str = "service") -> None:
+        if via == "management":  # around the service paths: only a dead process refuses it
+            if not self.dc[dc].alive:
+                raise ConnectionError(f"{dc} is down")
+            self.dc[dc].read_only = on
+            return
         self._reach(dc).read_only = on
+
+    def cut_edge(self, dc: str) -> list[str]:
+        self.dc[dc].edge_cut = True
+        return [f"app:{dc}"]
+
+    def restore_edge(self, dc: str) -> None:
+        self.dc[dc].edge_cut = False
 
     def replication_lag(self, dc: str) -> float | None:
         self._reach(dc)
@@ -205,7 +222,7 @@ class ControllerMachine(RuleBasedStateMachine):
     def client_write(self, client: int) -> None:
         route = self.views[client].current
         d = self.plane.dc[route.active]
-        if d.reachable and d.alive and not d.read_only:
+        if d.serving and not d.read_only:
             self.plane.write(route.active)
             self.accepted.setdefault(route.epoch, set()).add(route.active)
 
@@ -288,8 +305,21 @@ class ControllerMachine(RuleBasedStateMachine):
         active = self.plane.route.document["active"]
         for dc in DCS:
             d = self.plane.dc[dc]
-            if dc != active and d.reachable and d.alive and self.probed_since_heal[dc]:
+            if dc != active and d.serving and self.probed_since_heal[dc]:
                 assert d.read_only, f"{dc} is reachable, not routed, and writable"
+
+    @invariant()
+    def an_edge_is_restored_only_once_the_dc_is_fenced(self) -> None:
+        """Edge fencing: the controller gives a cut-off DC its service paths back only after it
+        is read-only (or the writer again) — never a writable stale primary in clients' reach."""
+        active = self.plane.route.document["active"]
+        for dc in DCS:
+            d = self.plane.dc[dc]
+            if dc != active and not d.edge_cut and dc in self.ctl._edge_fenced:
+                raise AssertionError(f"{dc} marked edge-fenced but its paths are open")
+            if any(e["kind"] == "fence.lifted" and e["payload"].get("dc") == dc and e["payload"].get("method") == "edge"
+                   for e in self.journal.events[-1:]) and dc != active:
+                assert d.read_only, f"{dc}'s edge was restored while it was writable"
 
     @invariant()
     def never_automatic_failback(self) -> None:
@@ -410,3 +440,24 @@ def test_without_fencing_the_old_writer_stays_writable() -> None:
     with pytest.raises(AssertionError, match="reachable, not routed, and writable"):
         run_state_machine_as_test(UnfencedControllerMachine, settings=settings(
             max_examples=500, stateful_step_count=40, deadline=None, database=None, print_blob=False))
+
+
+# ---- refused switches (issue 18: a failback to the active side switched traffic away) ----------------
+
+
+@pytest.mark.parametrize(("kind", "to"), [("failback", "dc1"), ("switchover", "dc1")])
+def test_a_switch_to_the_dc_already_active_is_refused_before_anything_changes(kind: str, to: str) -> None:
+    plane = ModelPlane()
+    ctl, journal = make_controller(plane, FakeClock())
+    before = copy.deepcopy(plane.route)
+    with pytest.raises(ControllerError, match=f"{kind} to dc1 refused: dc1 is already the active DC"):
+        getattr(ctl, kind)(to)
+    assert plane.route == before and not plane.dc["dc1"].read_only and plane.dc["dc2"].read_only
+    assert journal.kinds() == ["failover.refused"]
+
+
+def test_a_failback_with_no_target_goes_back_to_the_other_dc() -> None:
+    plane = ModelPlane()
+    ctl, journal = make_controller(plane, FakeClock())
+    ctl.failback(None)
+    assert plane.route.document["active"] == "dc2" and "switchover.start" in journal.kinds()

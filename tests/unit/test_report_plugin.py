@@ -76,7 +76,7 @@ def test_failed_drill_fails_naming_the_failed_checks(project: pytest.Pytester, m
     assert outcomes.get("failed", 0) >= 1 and "passed" not in {k for k, v in outcomes.items() if v and k == "passed"}
     text = result.stdout.str()
     assert "drill sequence-table-filtered (20250301T110230Z-c41d): FAILED" in text
-    assert "FAIL rpo: failed" in text and "ok   sequence_continuity: expected failure" in text
+    assert "FAIL rpo: failed" in text and "ok   sequence_continuity: FAILED — as the scenario expects" in text
 
 
 def test_allure_labels_when_allure_pytest_is_active(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,8 +61,9 @@ def drill(tmp_path: Path, text: str, *, provider: NoTopology | None = None, log:
     log = [] if log is None else log
     provider = provider or NoTopology()
     found: dict[str, Any] = {"make_fault": lambda spec, topo, journal: RecordingFault(spec, log)}
-    if evaluate:
-        found["evaluate"] = evaluate
+    # No checks unless a test gives them: a real judge on a topology of nothing would rightly
+    # find every check unknown, and these tests are about the runner's control flow.
+    found["evaluate"] = evaluate or (lambda *_args: [])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     d = Drill(scenario, run_dir, Journal(run_dir / "journal.jsonl"), "rid", RunOptions(scenario="s", approve=approve or [], tty=False),
@@ -158,7 +159,7 @@ def test_secret_params_never_reach_journal_or_result(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     d = Drill(scenario, run_dir, Journal(run_dir / "journal.jsonl", secrets=scenario.secret_values), "rid",
-              RunOptions(scenario="s", tty=False), {}, {}, topology_provider=NoTopology())
+              RunOptions(scenario="s", tty=False), {"evaluate": lambda *_a: []}, {}, topology_provider=NoTopology())
     out = d.execute()
     assert out.status == "passed"
     for f in ("journal.jsonl", "result.json"):
@@ -172,14 +173,19 @@ NAMES = ["rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency
 CHECKS = st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(["passed", "failed", "unknown"])), unique_by=lambda t: t[0])
 
 
-@given(CHECKS, st.sets(st.sampled_from(NAMES)), st.sets(st.sampled_from(NAMES)))
-def test_judge_checks_rules(pairs: list[tuple[str, str]], required: set[str], expected: set[str]) -> None:
+@given(CHECKS, st.sets(st.sampled_from(NAMES)), st.sets(st.sampled_from(NAMES)), st.sets(st.sampled_from(NAMES)))
+def test_judge_checks_rules(pairs: list[tuple[str, str]], required: set[str], expected: set[str], waived: set[str]) -> None:
+    """Issue 10's unknown policy: any unknown the scenario did not waive is inconclusive, not
+    only a required one; a waived unknown is not."""
     required -= expected
-    checks = [{"name": n, "status": s} for n, s in pairs]
+    waived -= required | expected
+    checks = [{"name": n, "status": s, **({"waived": "by design"} if n in waived and s == "unknown" else {})}
+              for n, s in pairs]
     status, reasons = result_mod.judge_checks(checks, required, expected)
     by = dict(pairs)
     unexpected = any(s == "failed" and n not in expected for n, s in pairs) or any(by.get(n) == "passed" for n in expected)
-    undecided = any(by.get(n, "unknown") == "unknown" for n in required | expected)
+    undecided = any(by.get(n, "unknown") == "unknown" for n in required | expected) or \
+        any(s == "unknown" and n not in waived for n, s in pairs)
     assert status == ("failed" if unexpected else "inconclusive" if undecided else "passed")
     assert (status == "passed") == (reasons == [])
     # a passing, unremarkable extra check never changes the verdict
@@ -237,7 +243,8 @@ def test_an_objective_nobody_could_measure_makes_the_run_inconclusive(tmp_path: 
     text = "name: x\nobjectives: {rto: 5s}\nstages: [{name: a, steps: [{wait: 0}]}]\n"
     out = drill(tmp_path, text, evaluate=lambda *a: [{"name": "rto", "status": "unknown", "measured": None}])[0].execute()
     assert out.status == "inconclusive" and out.exit_code == 3
-    assert out.result["reasons"] == ["check rto could not decide (required)"]
+    assert out.result["reasons"] == ["check rto could not decide (required) — waive it in objectives.checks.not_judged "
+                                     "with a reason if this drill cannot judge it"]
 
 
 def test_progress_line_on_a_terminal_and_plain_lines_elsewhere() -> None:

@@ -113,9 +113,9 @@ def test_allocator_is_safe_under_threads() -> None:
 
 def test_ledger_writer_lines_round_trip(tmp_path: Path) -> None:
     w = LedgerWriter(tmp_path / "ledger.jsonl")
-    op = w.invoke("write_order", id=5, dc="dc1", epoch=1, worker=0)
+    op = w.invoke("write_order", id=5, dc="dc1", epoch=1, worker=0, token="a" * 32)
     w.complete(op, "ok", "write_order", id=5, dc="dc1", epoch=1, worker=0)
-    op2 = w.invoke("write_order", id=6, dc="dc1", epoch=1, worker=0)
+    op2 = w.invoke("write_order", id=6, dc="dc1", epoch=1, worker=0, token="b" * 32)
     w.complete(op2, "fail", "write_order", id=6, dc="dc1", epoch=1, worker=0, error="dup", error_code=1062)
     w.close()
     recs = read_ledger(tmp_path / "ledger.jsonl")
@@ -136,7 +136,7 @@ def test_ledger_outcome_must_be_known(tmp_path: Path) -> None:
     [
         ("not json", r"l.jsonl:1: expected one JSON object per line"),
         ('{"op": 1, "type": "invoke", "mono_ns": 5, "f": "write_order", "dc": "dc1", "epoch": 1}',
-         r"l.jsonl:1: missing field\(s\) id"),
+         r"l.jsonl:1: missing field\(s\) id, token"),
         ('{"op": 1, "type": "done", "mono_ns": 5}', r"l.jsonl:1: type must be one of"),
         ('{"op": 1, "type": "ok", "mono_ns": 5, "f": "pay"}', r"l.jsonl:1: f must be one of"),
         ("[1, 2]", r"l.jsonl:1: expected a JSON object"),
