@@ -63,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"drills: error: {exc}", file=sys.stderr)
+        from drills.masking import mask
+
+        print(mask(f"drills: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("drills: interrupted", file=sys.stderr)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drills import masking
+
 GENESIS = "0" * 64
 
 
@@ -42,7 +44,7 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._secrets = [s for s in (secrets or []) if s]
+        masking.register(*(secrets or []))
         self._prev = GENESIS
         self._seq = 0
         if self.path.exists() and self.path.stat().st_size > 0:
@@ -55,12 +57,13 @@ class Journal:
         self._fsync = bool(os.environ.get("DRILLS_JOURNAL_FSYNC"))
 
     def add_secret(self, value: str) -> None:
-        if value:
-            with self._lock:
-                self._secrets.append(value)
+        masking.register(value)
 
     def record(self, source: str, kind: str, /, **payload: Any) -> dict[str, Any]:
-        """Append one event and flush it to disk before returning it."""
+        """Append one event and flush it to disk before returning it. The payload is masked
+        before it is serialised (drills.masking): on the JSON line a secret's quotes and
+        backslashes are already escaped and would no longer match."""
+        payload = masking.masker().value(json.loads(json.dumps(payload, default=str)))
         with self._lock:
             rec = {
                 "seq": self._seq,
@@ -72,8 +75,6 @@ class Journal:
                 "prev": self._prev,
             }
             line = json.dumps(rec, sort_keys=True, default=str, ensure_ascii=False)
-            for secret in self._secrets:
-                line = line.replace(secret, "***")
             self._fh.write(line + "\n")
             self._fh.flush()
             if self._fsync:

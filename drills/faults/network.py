@@ -8,10 +8,11 @@ collide and a heal removes exactly what its inject added.
 
 from __future__ import annotations
 
-import hashlib
 import re
+import secrets
 from typing import Any
 
+from drills import masking
 from drills.faults.base import Fault, FaultError
 from drills.topology import processes as proc
 from drills.toxiproxy import Proxy, Toxiproxy, ToxiproxyError
@@ -49,11 +50,14 @@ class ToxicFault(ProxyFault):
     """latency, bandwidth, timeout (blackhole), reset_peer, slow_close, etcd_slow."""
 
     def toxic_names(self) -> dict[str, str]:
+        """Names Toxiproxy keeps for this fault's toxics: the fault's name masked (a name built
+        from a secret parameter must not reach another process) and a tag unique to this fault."""
         stream = self.params["stream"]
         streams = ("downstream", "upstream") if stream == "both" else (stream,)
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"drills_{self.name}")[:60]
-        tag = hashlib.sha256(self.name.encode()).hexdigest()[:8]
-        return {s: f"{base}_{tag}_{s}" for s in streams}
+        if not hasattr(self, "_toxic_tag"):
+            self._toxic_tag = secrets.token_hex(4)
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"drills_{masking.mask(self.name)}")[:60]
+        return {s: f"{base}_{self._toxic_tag}_{s}" for s in streams}
 
     def _inject(self) -> None:
         toxic_type = self.fault_type.toxic

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,54 +22,15 @@ from drills.errors import ConfigError, UserError
 from drills.filter_list import FilterList
 from drills.filter_list import load as load_filter_list
 from drills.journal import GENESIS, Verification, read_tolerant, verify
+from drills.masking import DSN_PASSWORD, MASK, Masker
+from drills.masking import masker as process_masker
 
-MASK = "***"
 RESULT_FILE = "result.json"
 _SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential|private[_-]?key", re.IGNORECASE)
-_DSN_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.IGNORECASE)
-_PASSWORD_FLAG = re.compile(r"(?P<head>(?:\s|^)(?:-p|--password=))(?P<pw>[^\s'\"]+)")
 
 
 class RunDirError(UserError):
     """A run directory that cannot be rendered (missing, or neither result.json nor journal)."""
-
-
-class Masker:
-    """Replaces every known secret value, and passwords in DSNs and `-pPASSWORD` flags.
-
-    Masking works on values, not on where they appear, because a secret leaks through the
-    places nobody thought of (a shell step's command line, an error message echoing a DSN)."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # longest first so that a secret containing another is masked whole
-        self.secrets = sorted({s for s in secrets if isinstance(s, str) and s and s != MASK}, key=len, reverse=True)
-
-    def exact(self, value: str) -> str:
-        """Only the known values (safe on a whole rendered file, CSS and markup included)."""
-        for secret in self.secrets:
-            value = value.replace(secret, MASK)
-        return value
-
-    def text(self, value: str) -> str:
-        value = self.exact(value)
-        value = _DSN_PASSWORD.sub(lambda m: f"{m['head']}{MASK}{m['tail']}", value)
-        return _PASSWORD_FLAG.sub(lambda m: f"{m['head']}{MASK}", value)
-
-    def value(self, obj: Any) -> Any:
-        """Deep copy of a JSON-like value with every string masked (keys too)."""
-        if isinstance(obj, str):
-            return self.text(obj)
-        if isinstance(obj, dict):
-            return {self.text(str(k)) if isinstance(k, str) else k: self.value(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [self.value(v) for v in obj]
-        return obj
-
-    def html_variants(self) -> list[str]:
-        """The secrets as they would look after HTML/XML escaping, for a last pass on output."""
-        from html import escape
-
-        return [escape(s, quote=True) for s in self.secrets] + [escape(s, quote=False) for s in self.secrets]
 
 
 def collect_secrets(params: Any, scenario_doc: Any, environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
@@ -100,7 +60,7 @@ def collect_secrets(params: Any, scenario_doc: Any, environ: os._Environ[str] | 
         elif isinstance(value, str) and (name in secret_names or _SECRET_NAME.search(name)):
             found.append(value)
         elif isinstance(value, str):
-            m = _DSN_PASSWORD.search(value)
+            m = DSN_PASSWORD.search(value)
             if m:
                 found.append(m["pw"])
 
@@ -410,7 +370,7 @@ def load_run(run_dir: str | os.PathLike[str], *, environ: dict[str, str] | None 
     start = next((e for e in journal if e.get("kind") == events.RUN_START), None)
     secrets = collect_secrets(result.get("params"), scenario_doc, environ)
     secrets += collect_secrets((start or {}).get("payload", {}).get("params"), scenario_doc, environ)
-    masker = Masker(secrets)
+    masker = process_masker(secrets)
     filter_list = None
     if (rd / "filter_list.yaml").exists():
         try:

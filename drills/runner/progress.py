@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from drills import masking
+
 
 class Progress:
     def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None,
@@ -81,7 +83,7 @@ class Progress:
             if self.tty and self._width:
                 self.stream.write("\r" + " " * self._width + "\r")
                 self._width = 0
-            self.stream.write(f"[{self._elapsed()}] {text}\n")
+            self.stream.write(masking.mask(f"[{self._elapsed()}] {text}") + "\n")
             self.stream.flush()
 
     # ---- the live line ---------------------------------------------------------------------------
@@ -105,7 +107,7 @@ class Progress:
                     self._dc = None
                 last_dc = time.monotonic()
             with self._lock:
-                text = self.line()
+                text = masking.mask(self.line())
                 pad = max(0, self._width - len(text))
                 self.stream.write("\r" + text + " " * pad)
                 self.stream.flush()

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from drills import __version__
+from drills import __version__, masking
 from drills.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 STATUSES = ("passed", "failed", "error", "inconclusive", "aborted")
@@ -168,30 +168,11 @@ def _http_version(url: str) -> Any:
         return {"error": str(exc)}
 
 
-def mask(value: Any, secrets: Iterable[str]) -> Any:
-    """Deep copy with every secret value replaced in every string (keys included)."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def text(s: str) -> str:
-        for secret in ordered:
-            s = s.replace(secret, "***")
-        return s
-
-    def walk(v: Any) -> Any:
-        if isinstance(v, str):
-            return text(v)
-        if isinstance(v, Mapping):
-            return {text(str(k)): walk(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [walk(x) for x in v]
-        return v
-
-    return walk(value) if ordered else value
-
-
 def write_result(run_dir: Path, result: Mapping[str, Any], secrets: Iterable[str] = ()) -> Path:
     """Atomic write (tmp + rename): a reader never sees half a result.json."""
-    text = json.dumps(mask(result, secrets), indent=2, sort_keys=False, default=str, ensure_ascii=False)
+    masker = masking.masker(secrets)
+    text = json.dumps(masker.value(json.loads(json.dumps(result, default=str))), indent=2, sort_keys=False,
+                      default=str, ensure_ascii=False)
     path = run_dir / RESULT_FILE
     tmp = run_dir / (RESULT_FILE + ".tmp")
     tmp.write_text(text + "\n", encoding="utf-8")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from drills import events
+from drills import events, masking
 from drills.errors import UserError
 from drills.journal import Journal, now_wall
 from drills.runner import parts
@@ -427,15 +427,14 @@ class Drill:
                 self.progress.say(f"{kind} report failed: {exc}")
 
     def _summary_line(self, status: str, record: dict[str, Any]) -> None:
-        out = sys.stdout
-        out.write(f"{status.upper()}: {self.scenario.name} ({record['duration_s']:.1f}s) — {self.run_dir / result_mod.RESULT_FILE}\n")
         from drills.report.run_record import check_outcome
 
-        for c in record["checks"]:
-            out.write(f"  check {c['name']}: {check_outcome(c).label}\n")
-        for reason in record["reasons"]:
-            out.write(f"  - {reason}\n")
-        out.flush()
+        lines = [f"{status.upper()}: {self.scenario.name} ({record['duration_s']:.1f}s) — "
+                 f"{self.run_dir / result_mod.RESULT_FILE}"]
+        lines += [f"  check {c['name']}: {check_outcome(c).label}" for c in record["checks"]]
+        lines += [f"  - {reason}" for reason in record["reasons"]]
+        sys.stdout.write("".join(masking.mask(line) + "\n" for line in lines))
+        sys.stdout.flush()
 
 
 def _file_sha256(path: Path) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from drills import masking
 from drills.bulkload import gc_paused
 from drills.errors import ConfigError, UserError
 from drills.scenario.model import ParamSpec, Scenario
@@ -99,6 +100,7 @@ def _load_scenario_text(
     scenario._sha256 = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
     scenario._param_values = values
     scenario._secret_values = [str(v) for v in secrets if v not in (None, "", SECRET_PLACEHOLDER)]
+    masking.register(*scenario._secret_values)  # whatever prints later masks them
     if base is not None and scenario.topology is not None:
         scenario.topology = resolve_topology_ref(scenario.topology, base)
     return scenario

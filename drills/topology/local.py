@@ -33,6 +33,7 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 
+from drills import masking
 from drills.config_center import ConfigCenter, default_document, routing_key, wait_until_ready
 from drills.errors import EnvironmentProblem, UserError
 from drills.filter_list import load as load_filter_list
@@ -70,7 +71,8 @@ class _ServerKind:
         else:
             self.binary = proc.find_binary("mysqld")
             self.install_db = None
-        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=20,
+                             env=proc.server_environment())
         self.version_line = (out.stdout or out.stderr).strip()
 
     @property
@@ -96,7 +98,7 @@ class _ServerKind:
                 argv = [self.binary, "--no-defaults", "--initialize-insecure", f"--datadir={tmp}"]
             if os.geteuid() == 0:
                 argv.append("--user=root")
-            res = subprocess.run(argv, capture_output=True, text=True, timeout=180)
+            res = subprocess.run(argv, capture_output=True, text=True, timeout=180, env=proc.server_environment())
             if res.returncode != 0:
                 shutil.rmtree(tmp, ignore_errors=True)
                 tail = (res.stdout + res.stderr).strip().splitlines()[-5:]
@@ -213,7 +215,9 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
         s.argv = kind.argv(s, spec, base)
         s.version = kind.version_line
 
-    creds = Credentials("drills", secrets.token_urlsafe(18), "repl", secrets.token_urlsafe(18), "app", secrets.token_urlsafe(18))
+    creds = Credentials("drills", secrets.token_urlsafe(18), "repl", secrets.token_urlsafe(18), "app", secrets.token_urlsafe(18),
+                        root_password=secrets.token_urlsafe(18))
+    masking.register(*creds_secrets(creds))
     topo = Topology(
         state_dir=base, provider="local", flavor=spec.flavor, app=spec.app, monitor=spec.monitor,
         routing_key=routing_key(spec.app, spec.monitor), servers=servers, etcd=etcd, toxiproxy_api=toxi, proxies=proxies,
@@ -297,7 +301,20 @@ def _short_socket_dir(base: Path) -> Path:
     return Path(os.environ.get("TMPDIR", "/tmp")) / f"drills-{tag}"
 
 
-def _wait_socket(s: ServerState, popen: subprocess.Popen[bytes] | None) -> pymysql.connections.Connection:
+def creds_secrets(c: Credentials) -> list[str]:
+    return [c.admin_password, c.repl_password, c.app_password, c.root_password]
+
+
+def _root(s: ServerState, topo: Topology | None = None, **kw: Any) -> pymysql.connections.Connection:
+    """root@localhost over the server's unix socket: the one account that may change accounts
+    before ours exist. It has a random password from the first start on (kept with the others)."""
+    password = topo.credentials.root_password if topo is not None and topo.credentials is not None else ""
+    return pymysql.connect(unix_socket=s.socket, user="root", password=password, autocommit=True,
+                           client_flag=CLIENT.MULTI_STATEMENTS, **kw)
+
+
+def _wait_socket(s: ServerState, popen: subprocess.Popen[bytes] | None,
+                 topo: Topology | None = None) -> pymysql.connections.Connection:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     last = ""
     while time.monotonic() < deadline:
@@ -306,8 +323,7 @@ def _wait_socket(s: ServerState, popen: subprocess.Popen[bytes] | None) -> pymys
                                      f"{_error_log_tail(Path(s.datadir).parent / 'error.log')}")
         if os.path.exists(s.socket):
             try:
-                return pymysql.connect(unix_socket=s.socket, user="root", password="", autocommit=True,
-                                       client_flag=CLIENT.MULTI_STATEMENTS, connect_timeout=2)
+                return _root(s, topo, connect_timeout=2)
             except pymysql.err.OperationalError as exc:
                 last = str(exc.args[0]) if exc.args else ""
         time.sleep(0.02)
@@ -325,6 +341,10 @@ def _error_log_tail(path: Path, lines: int = 3) -> str:
 
 
 def _bootstrap_users(conn: pymysql.connections.Connection, c: Credentials) -> None:
+    """Our three accounts, each with its own random password; then nothing else may log in
+    without one: the template's passwordless root accounts for TCP (127.0.0.1, ::1, the host
+    name) and any anonymous account are dropped, and root@localhost — the unix socket only —
+    gets a random password too. Any local user could otherwise take a drill's servers."""
     with conn.cursor() as cur:
         cur.execute("SET SESSION sql_log_bin = 0")
         for user, pw in ((c.admin_user, c.admin_password), (c.repl_user, c.repl_password), (c.app_user, c.app_password)):
@@ -334,6 +354,12 @@ def _bootstrap_users(conn: pymysql.connections.Connection, c: Credentials) -> No
         cur.execute("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO %s@'127.0.0.1'", (c.repl_user,))
         for db in ("app", "bi"):
             cur.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{db}`.* TO %s@'127.0.0.1'", (c.app_user,))
+        cur.execute("SELECT User, Host FROM mysql.user")
+        for user, host in cur.fetchall():
+            if user == "" or (user == "root" and host != "localhost"):
+                cur.execute("DROP USER %s@%s", (user, host))
+        if c.root_password:
+            cur.execute("ALTER USER 'root'@'localhost' IDENTIFIED BY %s", (c.root_password,))
 
 
 def _exec_script(conn: pymysql.connections.Connection, sql: str) -> None:
@@ -381,8 +407,7 @@ def _seed_synced(topo: Topology) -> None:
     synced = _seed_sections(topo.seed_file).get("synced")
     if synced and synced.strip():
         # through the socket as root: seed rows replicate like any application write
-        conn = pymysql.connect(unix_socket=topo.servers["dc1"].socket, user="root", password="", autocommit=True,
-                               client_flag=CLIENT.MULTI_STATEMENTS)
+        conn = _root(topo.servers["dc1"], topo)
         try:
             _exec_script(conn, synced)
         finally:
@@ -478,8 +503,7 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
         except UserError:
             pass
         tp.create_proxy(name, px.listen, px.upstream)
-    conns = {dc: pymysql.connect(unix_socket=topo.servers[dc].socket, user="root", password="", autocommit=True,
-                                 client_flag=CLIENT.MULTI_STATEMENTS, connect_timeout=5) for dc in ("dc1", "dc2")}
+    conns = {dc: _root(topo.servers[dc], topo, connect_timeout=5) for dc in ("dc1", "dc2")}
     try:
         for conn in conns.values():
             admin.reset_replica(conn)
@@ -524,7 +548,7 @@ def ensure_running(topo: Topology, name: str) -> int:
     (topo.state_dir / "pids" / f"{name}.pid").write_text(str(popen.pid))
     topo.save()
     if name in topo.servers:
-        _wait_socket(topo.servers[name], popen).close()
+        _wait_socket(topo.servers[name], popen, topo).close()
     elif name == "etcd":
         wait_until_ready(state.host, state.port, STARTUP_TIMEOUT)
     else:

@@ -80,12 +80,22 @@ def allocate_ports(requested: dict[str, int]) -> dict[str, int]:
     return out
 
 
+# What a server of the topology inherits from us: enough to find its libraries and speak in
+# a known locale, nothing else — a secret parameter in our environment is not its business.
+SERVER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME")
+
+
+def server_environment() -> dict[str, str]:
+    return {k: os.environ[k] for k in SERVER_ENV_KEYS if k in os.environ}
+
+
 def start(argv: list[str], log_path: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A server of the topology in its own session, with only `server_environment()` (or `env`)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=cwd, env=env, start_new_session=True)
+                                cwd=cwd, env=server_environment() if env is None else env, start_new_session=True)
     finally:
         log.close()
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import pymysql
 
+from drills import masking
 from drills.errors import EnvironmentProblem
 from drills.filter_list import FilterList
 from drills.filter_list import load as load_filter_list
@@ -68,6 +69,7 @@ class Credentials:
     repl_password: str
     app_user: str
     app_password: str
+    root_password: str = ""  # root@localhost (the unix socket only); "" in topologies made before it had one
 
     def for_role(self, role: Role) -> tuple[str, str]:
         return {
@@ -110,6 +112,7 @@ class Topology:
         cpath = d / "credentials.json"
         if cpath.exists():
             creds = Credentials(**json.loads(cpath.read_text()))
+            masking.register(creds.admin_password, creds.repl_password, creds.app_password, creds.root_password)
         return cls(
             state_dir=d,
             provider=raw["provider"],
@@ -218,7 +221,7 @@ class Topology:
 
     def secrets(self) -> list[str]:
         c = self.credentials
-        return [c.admin_password, c.repl_password, c.app_password] if c else []
+        return [p for p in (c.admin_password, c.repl_password, c.app_password, c.root_password) if p] if c else []
 
     # ---- clients -------------------------------------------------------------------------------
     def connect(self, dc: str, *, via: Via = "observer", role: Role = "admin", database: str | None = None,

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drills import events
+from drills import events, masking
 from drills.errors import ConfigError
 from drills.journal import now_wall
 
@@ -70,6 +70,8 @@ class LedgerWriter:
         rec["wall"] = now_wall()
         if self._fh.closed:
             return
+        # a server's error message may quote a fragment of a secret: mask before serialising
+        rec = masking.masker().value(json.loads(json.dumps(rec, default=str)))
         self._fh.write(json.dumps(rec, sort_keys=True, default=str) + "\n")
         self._fh.flush()
 
