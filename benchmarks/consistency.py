@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from drills.checks import consistency  # noqa: E402
 from drills.mysql import admin  # noqa: E402
+from drills.observe import consistency  # noqa: E402
 from drills.topology import local  # noqa: E402
 from drills.topology.spec import ServerTuning, TopologySpec  # noqa: E402
 
@@ -74,7 +74,8 @@ class CpuMeter:
     wall time."""
 
     def __init__(self, topo) -> None:  # noqa: ANN001
-        self.pids = [topo.servers[dc].pid for dc in ("dc1", "dc2")]
+        pids = topo.process_control.pids()
+        self.pids = [pids[dc] for dc in ("dc1", "dc2")]
 
     def _now(self) -> float:
         total = 0.0

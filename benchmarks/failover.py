@@ -27,6 +27,7 @@ from pathlib import Path
 
 from drills.control import make_controller
 from drills.journal import Journal, read
+from drills.scenario.model import ControllerSpec, WorkloadSpec
 from drills.topology import Topology, local
 from drills.workload import make_workload
 from drills.workload.ledger import read_ledger
@@ -36,10 +37,10 @@ PROBE = {"interval": 0.2, "timeout": 0.2, "failures": 3}
 
 def one_failover(topo: Topology, run_dir: Path) -> dict[str, float]:
     local.reset(topo)
-    topo = Topology.load(topo.state_dir)
+    topo = local.attach(topo.state_dir)
     journal = Journal(run_dir / "journal.jsonl", secrets=topo.secrets())
-    ctl = make_controller({"probe": PROBE, "block_period": 30.0}, topo, journal)
-    wl = make_workload({"kind": "orders", "rate": 400, "workers": 4}, topo, journal, run_dir)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE, "block_period": 30.0}), topo, journal)
+    wl = make_workload(WorkloadSpec.model_validate({"kind": "orders", "rate": 400, "workers": 4}), topo, journal, run_dir)
     tp = topo.toxiproxy()
     ctl.start()
     wl.start()
@@ -72,9 +73,10 @@ def one_failover(topo: Topology, run_dir: Path) -> dict[str, float]:
 
 def workload_throughput(topo: Topology, run_dir: Path, seconds: float) -> float:
     local.reset(topo)
-    topo = Topology.load(topo.state_dir)
+    topo = local.attach(topo.state_dir)
     journal = Journal(run_dir / "journal.jsonl", secrets=topo.secrets())
-    wl = make_workload({"kind": "orders", "rate": 0, "workers": 4}, topo, journal, run_dir)
+    # as fast as four workers go: a rate no worker can reach
+    wl = make_workload(WorkloadSpec.model_validate({"kind": "orders", "rate": 1_000_000, "workers": 4}), topo, journal, run_dir)
     wl.start()
     time.sleep(0.5)  # warm-up: connections, first segment
     start_ns = time.monotonic_ns()

@@ -17,7 +17,7 @@ COMMAND_MODULES = {
     "drills.topology.commands": ("env",),
     "drills.scenario.commands": ("validate", "schema", "list"),
     "drills.runner.commands": ("run",),
-    "drills.checks.commands": ("check",),
+    "drills.observe.commands": ("check",),
     "drills.checks.rejudge": ("judge",),
     "drills.audit.commands": ("audit",),
     "drills.report.commands": ("report", "verify", "history"),
@@ -43,13 +43,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"drills {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _modules_for(argv):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # area not built (yet); its commands are simply absent
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ table. The client is kept behind this module so it can be swapped.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -40,6 +41,19 @@ def default_document(active: str = "dc1", *, times: int = 3, delay_ms: int = 500
         "nodes": {"dc1": {"master": "ds1"}, "dc2": {"master": "ds2"}},
         "retry": {"times": times, "delay_ms": delay_ms},
     }
+
+
+def successor_document(document: dict[str, Any] | None, active: str) -> dict[str, Any]:
+    """The routing document that makes `active` the writer: same shape, epoch + 1. Every
+    route change — the reference controller's, an operator's `route:` step — is this
+    document written by compare-and-swap on the revision it was computed from."""
+    doc = copy.deepcopy(document) if document else {}
+    doc.setdefault("algorithm", "single-read-write")
+    doc.setdefault("nodes", {"dc1": {"master": "ds1"}, "dc2": {"master": "ds2"}})
+    doc.setdefault("retry", {"times": 3, "delay_ms": 5000})
+    doc["active"] = active
+    doc["epoch"] = int(doc.get("epoch", 0)) + 1
+    return doc
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,17 @@ class ConfigCenter:
         except (AttributeError, IndexError, TypeError):
             route = self.read()
             return route.revision if route else None
+
+    def publish_successor(self, active: str) -> tuple[Route, dict[str, Any], int] | None:
+        """Read the route and write its successor naming `active` by compare-and-swap on the
+        revision read: (the route replaced, the document written, its revision), or None when
+        someone changed the route in between (read again and decide again, never overwrite)."""
+        current = self.read()
+        if current is None:
+            raise ConfigCenterError(f"routing key {self.key} is absent; nothing to switch")
+        document = successor_document(current.document, active)
+        revision = self.compare_and_swap(document, current.revision)
+        return None if revision is None else (current, document, revision)
 
     def revision(self) -> int:
         """The cluster's current revision (status header)."""

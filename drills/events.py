@@ -36,9 +36,10 @@ STEP_END = "step.end"  # {stage, step, index, type, status: ok|failed|skipped, e
 GATE_WAIT = "gate.wait"  # {gate}
 GATE_APPROVED = "gate.approved"  # {gate, by: terminal|flag|env}
 SIGNAL = "run.signal"  # {signal}
-RUN_TOPOLOGY = "run.topology"  # {provider, state_dir, reused, servers: {dc: version}}
+RUN_TOPOLOGY = "run.topology"  # {action: up|reuse|reset|ready|kept|down, state_dir, provider?, pids?}
 RUN_EXCEPTION = "run.exception"  # {error, where}            (a harness error, not a verdict)
 RUN_CLEANUP_ERROR = "run.cleanup_error"  # {what, error}
+RUN_BASELINE = "run.baseline"  # {regression, tolerance}     (--baseline: RTO regressed against past runs)
 RUN_CHECKS = "run.checks"  # {names}        (judging starts: the record judged ends here)
 
 # ---- faults -----------------------------------------------------------------------------

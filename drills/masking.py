@@ -26,7 +26,7 @@ from typing import Any
 
 MASK = "***"
 FRAGMENT = 6  # characters of a secret that identify it
-_PLAIN = frozenset("0123456789abcdefABCDEF:.TZ+- ")  # what hashes, tokens and timestamps are made of
+PLAIN_CHARS = frozenset("0123456789abcdefABCDEF:.TZ+- ")  # what hashes, tokens and timestamps are made of
 DSN_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.IGNORECASE)
 _PASSWORD_FLAG = re.compile(r"(?P<head>(?:\s|^)(?:-p|--password=))(?P<pw>[^\s'\"]+)")
 
@@ -40,7 +40,7 @@ class Masker:
         self.secrets = sorted({s for s in secrets if isinstance(s, str) and s and s != MASK}, key=len, reverse=True)
         self._fragments = {s[i:i + FRAGMENT] for s in self.secrets if len(s) >= FRAGMENT
                            for i in range(len(s) - FRAGMENT + 1)
-                           if not set(s[i:i + FRAGMENT]) <= _PLAIN}
+                           if not set(s[i:i + FRAGMENT]) <= PLAIN_CHARS}
 
     def __bool__(self) -> bool:
         return bool(self.secrets)

@@ -23,10 +23,11 @@ from typing import Any
 
 import pytest
 
+from drills.record import JOURNAL_FILE, RESULT_FILE
 from drills.report.run_record import check_outcome, check_unit, fmt_value
 
 _TOP_LEVEL_STAGES = re.compile(r"^stages\s*:", re.MULTILINE)
-RUN_MARKERS = ("result.json", "journal.jsonl")
+RUN_MARKERS = (RESULT_FILE, JOURNAL_FILE)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -206,16 +207,16 @@ def label_allure(result: dict[str, Any], run_dir: Path | None) -> None:
         except (CheckNotMet, pytest.skip.Exception):
             pass
     if run_dir is not None:
-        result_path = run_dir / "result.json"
+        result_path = run_dir / RESULT_FILE
         if result_path.exists():
-            allure.attach.file(str(result_path), name="result.json", attachment_type=allure.attachment_type.JSON)
+            allure.attach.file(str(result_path), name=RESULT_FILE, attachment_type=allure.attachment_type.JSON)
         html = run_dir / "report.html"
         if html.exists():
             allure.attach.file(str(html), name="compliance report", attachment_type=allure.attachment_type.HTML)
 
 
 def publish(item: pytest.Item, result: dict[str, Any], run_dir: Path | None) -> None:
-    if run_dir is not None and (run_dir / "result.json").exists():
+    if run_dir is not None and (run_dir / RESULT_FILE).exists():
         from drills.report.html import render_html
 
         try:
@@ -233,10 +234,11 @@ def publish(item: pytest.Item, result: dict[str, Any], run_dir: Path | None) -> 
 def drill_topology(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A live topology for the session: the one in --drills-state-dir, or one started here."""
     state_dir = request.config.getoption("drills_state_dir")
-    from drills.topology import Topology, local
+    from drills.topology import local
+    from drills.topology.provider import attach
 
     if state_dir:
-        yield Topology.load(state_dir)
+        yield attach(state_dir)
         return
     target = tmp_path_factory.mktemp("drills-topology") / "state"
     topo = local.up(state_dir=target)

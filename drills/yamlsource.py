@@ -21,7 +21,6 @@ when PyYAML has it: pure-Python composing of a 10,000-stage file takes seconds.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import types
 import typing
@@ -34,51 +33,14 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ValidationError, WithJsonSchema
 
 from drills.bulkload import gc_paused
+from drills.durations import DURATION_PATTERN, MAX_DURATION_S, parse_duration, shown_value
 from drills.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
 Path_ = tuple[str | int, ...]
 
-# ---- durations --------------------------------------------------------------------------
-
-_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s|sec|m|min|h)?\s*$")
-
-
-MAX_DURATION_S = 86_400.0
-"""The longest duration a scenario may give (one day). A drill is an exercise of minutes;
-a wait, timeout or objective of more than a day is a typo (`wait: 1.0e+300` would wait
-until interrupted), and `time.sleep` refuses values near 2**63 ns anyway."""
-
-
-def parse_duration(value: Any) -> float:
-    """"2s", "500ms", "1.5m", "1h", 3, 0.5 -> seconds. Negative, non-finite or longer than
-    a day is refused: a timeout or an RTO objective of -1s or 1e300s has no meaning."""
-    expected = "expected a duration like 2s, 500ms, 1.5m or a number of seconds"
-    if isinstance(value, bool):
-        raise ValueError(f"{expected}, got a boolean")
-    if isinstance(value, int):  # compared as an int: float(10**400) would overflow
-        if value < 0:
-            raise ValueError(f"expected a non-negative duration, got {shown_value(value)}")
-        if value > MAX_DURATION_S:
-            raise ValueError(f"expected a duration of at most 24h (one day), got {shown_value(value)}")
-        seconds = float(value)
-    elif isinstance(value, float):
-        seconds = value
-    elif isinstance(value, str):
-        m = _DURATION.match(value)
-        if not m:
-            raise ValueError(f"{expected}, got {shown_value(value)}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]  # 500 digits -> inf, refused below
-    else:
-        raise ValueError(f"{expected}, got {type(value).__name__}")
-    if math.isnan(seconds) or seconds < 0:
-        raise ValueError(f"expected a non-negative duration, got {shown_value(value)}")
-    if seconds > MAX_DURATION_S:
-        raise ValueError(f"expected a duration of at most 24h (one day), got {shown_value(value)}")
-    return seconds
-
+# ---- durations (the grammar is drills.durations'; this is the scenario model's type) -----------
 
 Duration = Annotated[
     float,
@@ -87,22 +49,12 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
-                {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*(ms|s|sec|m|min|h)?\s*$"},
+                {"type": "string", "pattern": DURATION_PATTERN},
             ],
             "description": "a duration: 2s, 500ms, 1.5m, 1h, or a number of seconds; at most 24h",
         }
     ),
 ]
-
-
-def format_duration(seconds: float) -> str:
-    """Inverse of parse_duration for messages and reports (0.5 -> "500ms", 90 -> "90s")."""
-    def plain(x: float, places: int) -> str:
-        return f"{x:.{places}f}".rstrip("0").rstrip(".") or "0"
-
-    if 0 < seconds < 1:
-        return f"{plain(seconds * 1000, 3)}ms"
-    return f"{plain(seconds, 6)}s"
 
 
 # ---- positions ----------------------------------------------------------------------------
@@ -388,20 +340,6 @@ def did_you_mean(word: str, choices: list[str]) -> str | None:
     return close[0] if close else None
 
 
-def shown_value(value: Any, width: int = 60) -> str:
-    """A value as a message may quote it: short, and safe for any value (the repr of a
-    10,000-digit integer raises, a 10 MB string would flood the terminal)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
-        magnitude = abs(value)
-        digits = int((magnitude.bit_length() - 1) * math.log10(2)) + 1  # the digits of 2**(bits-1): one short at most
-        digits += magnitude >= 10**digits
-        return f"a number of {digits:,} digits"
-    if isinstance(value, str) and len(value) > width:
-        value = value[:width]
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 def key_text(key: Any, width: int = 60) -> str:
     """A mapping key as a message shows it between backticks: as written, cut to `width`,
     with line breaks escaped (a folded multi-line key must not split a message in two)."""
@@ -557,17 +495,21 @@ def load_text(text: str, model_cls: type[M], source: str = "<string>", *, contex
     return validate_document(doc, smap, model_cls, context=context)
 
 
-def read_text(path: Path) -> str:
-    """A configuration file's text; unreadable or not UTF-8 -> ConfigError naming it."""
+def read_bytes(path: Path, what: str = "file") -> bytes:
+    """A configuration file's bytes; missing or unreadable -> ConfigError naming it."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError(f"{path}: no such {what}") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
+        raise ConfigError(f"{path}: is a directory, expected a YAML {what}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return decode_utf8(raw, str(path))
+
+
+def read_text(path: Path) -> str:
+    """A configuration file's text; unreadable or not UTF-8 -> ConfigError naming it."""
+    return decode_utf8(read_bytes(path), str(path))
 
 
 def load_model(path: str | Path, model_cls: type[M], *, context: dict[str, Any] | None = None) -> M:

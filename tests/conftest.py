@@ -38,12 +38,12 @@ def topology(tmp_path_factory: pytest.TempPathFactory, drills_home: Path) -> Ite
 def clean_topology(topology):  # noqa: ANN001 - Topology
     """The session topology reset to the baseline of `env up` (default fixtures, whatever a
     previous test or drill switched to), as a fresh handle."""
-    from drills.topology import Topology, local
+    from drills.topology import local
     from drills.topology.spec import TopologySpec
 
     spec = TopologySpec()
     local.reset(topology, filter_list=spec.filter_list, schema=spec.schema_file, seed=spec.seed)
-    return Topology.load(topology.state_dir)
+    return local.attach(topology.state_dir)
 
 
 @pytest.fixture

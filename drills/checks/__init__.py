@@ -1,23 +1,10 @@
-"""Judging a drill: each check reads the recorded journal and ledger and returns a verdict.
+"""The checks: each a pure function of a drill's record — journal and ledger — returning a
+verdict (`passed | failed | unknown`). Nothing here touches a server: what the servers held
+is put in the record by `drills.observe` first.
 
-The judging itself lives in `drills.checks.judge` (`evaluate`, `CHECKS`); this package
-resolves those names lazily, so `drills check consistency` — a command run in CI loops —
-does not pay for importing every other check.
+- `judge`: every check over one run directory (`judge_record`), the names result.json uses;
+- `history`: the record as one typed history the checks query;
+- one module per check: `rto`, `rpo`, `sequence_continuity`, `filters` (filter_tables),
+  `data_consistency`, `split_brain`; `verdict` for what they return;
+- `rejudge`: `drills judge RUN_DIR`.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-_LAZY = {"CHECKS", "Verdict", "evaluate", "judge_record"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from drills.checks import judge
-
-        return getattr(judge, name)
-    raise AttributeError(f"module 'drills.checks' has no attribute {name!r}")
-
-
-__all__ = sorted(_LAZY)

@@ -1,7 +1,7 @@
 """Data consistency: the replicated tables hold the same rows on both data centres — or differ
 only where the drill itself explains it.
 
-Judged from the last `observe.consistency` (the engine in `drills.checks.consistency`
+Judged from the last `observe.consistency` (the engine in `drills.observe.consistency`
 compared every replicated table, chunk by chunk, and named the differing keys) and the last
 `observe.link`:
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from drills import events as ev
 from drills import journal as journal_mod
+from drills.record import JOURNAL_FILE, LEDGER_FILE
 
 WRITE_FUNCTIONS = ("write_order", "alloc_segment", "write_job_log")
 
@@ -144,13 +145,13 @@ class History:
         started), so judging the run later — `drills judge` — reads exactly what the run
         itself judged, not the verdict lines and `run.end` appended after."""
         d = Path(run_dir)
-        journal_path = d / "journal.jsonl"
+        journal_path = d / JOURNAL_FILE
         records = journal_mod.read(journal_path) if journal_path.exists() else []
         cut = next((i for i, rec in enumerate(records) if rec.get("kind") == ev.RUN_CHECKS), None)
         if cut is not None:
             records = records[:cut]
         problems: list[str] = []
-        ledger = journal_mod.read_tolerant(d / "ledger.jsonl", problems)
+        ledger = journal_mod.read_tolerant(d / LEDGER_FILE, problems)
         hist = cls.build(records, ledger)
         hist.ledger_problems[:0] = problems
         return hist

@@ -24,8 +24,7 @@ from typing import Any
 from drills import events as ev
 from drills import journal as journal_mod
 from drills.errors import EXIT_USAGE, UserError
-
-RESULT_FILE = "result.json"
+from drills.record import JOURNAL_FILE, LEDGER_FILE, RESULT_FILE, SCENARIO_COPY
 
 
 class RecordError(UserError):
@@ -56,12 +55,12 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 def judge_run_dir(run_dir: Path) -> dict[str, Any]:
     """Verify the record, judge it, compare with result.json; raises RecordError (exit 2)."""
-    from drills.checks.judge import judge_record
+    from drills.checks.judge import NO_SCENARIO, judge_record
     from drills.runner import result as result_mod
 
     if not run_dir.is_dir():
         raise RecordError(f"{run_dir}: no such run directory")
-    journal_path = run_dir / "journal.jsonl"
+    journal_path = run_dir / JOURNAL_FILE
     if not journal_path.is_file():
         raise RecordError(f"{run_dir}: no journal.jsonl: nothing was recorded here")
     recorded = _read_result(run_dir)
@@ -71,16 +70,16 @@ def judge_run_dir(run_dir: Path) -> dict[str, Any]:
         where = f" (journal.jsonl line {check.line_no})" if check.line_no else ""
         raise RecordError(f"{run_dir}: the journal does not verify{where}: {check.error}; a tampered record is not judged")
     if recorded and recorded.get("ledger_sha256"):
-        actual = _sha256(run_dir / "ledger.jsonl")
+        actual = _sha256(run_dir / LEDGER_FILE)
         if actual != recorded["ledger_sha256"]:
             raise RecordError(f"{run_dir}: ledger.jsonl differs from the one sealed in result.json "
                               f"(sha256 {actual or 'missing'} != {recorded['ledger_sha256']}); a tampered record is not judged")
     scenario, scenario_note = _scenario(run_dir, recorded)
     verdicts = judge_record(run_dir, scenario)
-    objectives = getattr(scenario, "objectives", None)
-    expected = list(objectives.checks.expected_to_fail) if objectives is not None else []
-    required = result_mod.required_checks(objectives) if objectives is not None else set()
-    checks = result_mod.normalise_checks(verdicts, expected)
+    objectives = (scenario or NO_SCENARIO).objectives
+    expected = list(objectives.checks.expected_to_fail)
+    required = result_mod.required_checks(objectives)
+    checks = result_mod.normalise_checks(verdicts)
     checks_status, reasons = result_mod.judge_checks(checks, required, expected)
     steps_failed = _steps_failed(journal_path)
     status = result_mod.decide(interrupted=False, error=None, steps_failed=bool(steps_failed), checks_status=checks_status)
@@ -120,7 +119,7 @@ def _scenario(run_dir: Path, recorded: dict[str, Any] | None) -> tuple[Any, str 
     """The scenario as run (its copy in the run directory), with the run's non-secret params."""
     from drills.scenario.loader import load_scenario
 
-    path = run_dir / "scenario.yaml"
+    path = run_dir / SCENARIO_COPY
     if not path.is_file():
         return None, "no scenario.yaml in the run directory: judged without objectives or waivers"
     params = {k: str(v) for k, v in ((recorded or {}).get("params") or {}).items() if v not in (None, "***")}

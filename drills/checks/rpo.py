@@ -35,7 +35,8 @@ from typing import Any
 
 from drills import events as ev
 from drills.checks.history import Event, History, Op, Route
-from drills.checks.verdict import FAILED, PASSED, UNKNOWN, Status, Verdict, combine, duration_s, seconds
+from drills.checks.verdict import FAILED, PASSED, UNKNOWN, Status, Verdict, combine, seconds
+from drills.scenario.model import RpoBound
 
 NAME = "rpo"
 ORDERS_TABLE = "app.orders"
@@ -57,20 +58,16 @@ class RpoObjective:
         return {"max_writes": self.max_writes, "max_span_s": self.max_span_s}
 
 
-def parse_objective(value: Any) -> RpoObjective:
-    """`rpo: 0`, `rpo: 3`, `rpo: {max_writes: 3, max_span: 2s}` (model or dict) or None."""
-    if value is None or isinstance(value, bool):
+def parse_objective(value: int | RpoBound | None) -> RpoObjective:
+    """`rpo: 0`, `rpo: 3` or `rpo: {max_writes: 3, max_span: 2s}` (the scenario model's)."""
+    if value is None:
         return RpoObjective()
     if isinstance(value, int):
         return RpoObjective(max_writes=value)
-    if isinstance(value, dict):
-        mw, ms = value.get("max_writes"), value.get("max_span")
-    else:
-        mw, ms = getattr(value, "max_writes", None), getattr(value, "max_span", None)
-    return RpoObjective(int(mw) if mw is not None else None, duration_s(ms))
+    return RpoObjective(value.max_writes, value.max_span)
 
 
-def check(hist: History, *, objective: Any = None, table: str = ORDERS_TABLE) -> Verdict:
+def check(hist: History, *, objective: int | RpoBound | None = None, table: str = ORDERS_TABLE) -> Verdict:
     target = parse_objective(objective)
     changes = [r for _prev, r in hist.switches()]
     if not changes:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from drills.control.external import ExternalController, ManualController
+from drills.control.external import ExternalController
 from drills.control.reference import ControllerError, ReferenceController
-from drills.control.settings import ControllerSettings
+from drills.scenario.model import ControllerSpec
 
 
 class Controller(Protocol):
@@ -34,15 +34,15 @@ class _ReferenceOnTopology(ReferenceController):
         self.plane.close()
 
 
-def make_controller(spec: Any, topo: Any, journal: Any) -> Controller:
-    settings = ControllerSettings.from_spec(spec)
-    if settings.kind == "external":
-        return ExternalController(settings, spec, topo, journal)
-    if settings.kind == "none":
-        return ManualController(topo, journal)
+def make_controller(spec: ControllerSpec, topo: Any, journal: Any) -> Controller:
+    """The scenario's controller (kind reference or external; kind none builds none)."""
+    if spec.kind == "none":
+        raise ValueError("controller kind none has no controller: switches are `route:` steps")
+    if spec.kind == "external":
+        return ExternalController(spec, topo, journal)
     from drills.control.topology_plane import TopologyPlane
 
-    return _ReferenceOnTopology(settings, TopologyPlane(topo, probe_timeout=settings.probe.timeout), journal)
+    return _ReferenceOnTopology(spec, TopologyPlane(topo, probe_timeout=spec.probe.timeout), journal)
 
 
-__all__ = ["Controller", "ControllerError", "ControllerSettings", "make_controller"]
+__all__ = ["Controller", "ControllerError", "make_controller"]

@@ -7,9 +7,7 @@ property tests feed them from a model of two data centres.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Any
 
 VERDICT_UNREACHABLE = "unreachable"
 VERDICT_DEAD = "dead"
@@ -109,14 +107,3 @@ class PromotionGuard:
         if lag is not None and lag <= self.max_lag:
             return GUARD_PROMOTE
         return GUARD_WAIT if waited < self.lag_wait else GUARD_REFUSE
-
-
-def successor_document(document: dict[str, Any] | None, active: str) -> dict[str, Any]:
-    """The routing document that makes `active` the writer: same shape, epoch + 1."""
-    doc = copy.deepcopy(document) if document else {}
-    doc.setdefault("algorithm", "single-read-write")
-    doc.setdefault("nodes", {"dc1": {"master": "ds1"}, "dc2": {"master": "ds2"}})
-    doc.setdefault("retry", {"times": 3, "delay_ms": 5000})
-    doc["active"] = active
-    doc["epoch"] = int(doc.get("epoch", 0)) + 1
-    return doc

@@ -1,4 +1,4 @@
-"""Controllers that are not ours: a user's own commands, or an operator by hand.
+"""A controller that is not ours: a user's own commands.
 
 `kind: external` runs the user's failover/switchover/failback commands with the topology's
 endpoints in the environment (DRILLS_DC1_SERVICE_HOST, DRILLS_ETCD_ENDPOINT, ...; see
@@ -6,8 +6,8 @@ endpoints in the environment (DRILLS_DC1_SERVICE_HOST, DRILLS_ETCD_ENDPOINT, ...
 long-running `monitor` command for their own automatic failover. The harness does not
 decide anything for them: it journals what it ran and what the routing key says after.
 
-`kind: none` has no controller at all: a switch is an operator writing the routing key,
-as with etcdctl — compare-and-swap of the next epoch, nothing done to the databases.
+(`kind: none` has no controller at all: a switch is an operator writing the routing key with
+a `route:` step — `drills.config_center.successor_document` by compare-and-swap.)
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import time
 from typing import Any
 
 from drills import events
-from drills.control.decisions import successor_document
 from drills.control.reference import SOURCE, ControllerError
-from drills.control.settings import ControllerSettings, field
+from drills.scenario.model import ControllerSpec
 from drills.topology.processes import stop_group
 
 _OUTPUT_TAIL = 2000
@@ -40,12 +39,12 @@ def _route_summary(topo: Any) -> dict[str, Any] | None:
 
 
 class ExternalController:
-    def __init__(self, settings: ControllerSettings, spec: Any, topo: Any, journal: Any, cwd: str | None = None):
+    def __init__(self, settings: ControllerSpec, topo: Any, journal: Any, cwd: str | None = None):
         self.settings = settings
         self.topo = topo
         self.journal = journal
         self.cwd = cwd
-        self.monitor_cmd: str | None = field(spec, "monitor", None)
+        self.monitor_cmd: str | None = None
         self._monitor: subprocess.Popen[bytes] | None = None
 
     def _env(self, **extra: str) -> dict[str, str]:
@@ -99,55 +98,10 @@ class ExternalController:
             raise ControllerError(f"external {what} command failed ({error}); see the journal for its output")
 
     def switchover(self, to: str | None = None) -> None:
-        self._run("switchover", self.settings.switchover_cmd, to, False)
+        self._run("switchover", self.settings.switchover, to, False)
 
     def failover(self, to: str | None = None, force: bool = False) -> None:
-        self._run("failover", self.settings.failover_cmd, to, force)
+        self._run("failover", self.settings.failover, to, force)
 
     def failback(self) -> None:
-        self._run("failback", self.settings.failback_cmd, None, False)
-
-
-class ManualController:
-    """No controller: requests are carried out as an operator would, by writing the
-    routing key (compare-and-swap, next epoch). Nothing is fenced or promoted."""
-
-    def __init__(self, topo: Any, journal: Any):
-        self.topo = topo
-        self.journal = journal
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def publish(self, to: str | None) -> int:
-        cc = self.topo.config_center(via="observer")
-        try:
-            route = cc.read()
-            if route is None:
-                raise ControllerError("no routing document in the config centre to switch")
-            old = route.document.get("active")
-            new = to or self.topo.other(old)
-            document = successor_document(route.document, new)
-            revision = cc.compare_and_swap(document, route.revision)
-            if revision is None:
-                now = cc.read()
-                self.journal.record(SOURCE, events.ROUTE_CAS_LOST, expected_revision=route.revision,
-                                    actual_revision=now.revision if now else None)
-                raise ControllerError("the routing key changed while it was being written; nothing published")
-            self.journal.record(SOURCE, events.ROUTE_PUBLISHED, **{"from": old, "to": new},
-                                epoch=document["epoch"], revision=revision, by="operator")
-            return revision
-        finally:
-            cc.close()
-
-    def switchover(self, to: str | None = None) -> None:
-        self.publish(to)
-
-    def failover(self, to: str | None = None, force: bool = False) -> None:
-        self.publish(to)
-
-    def failback(self) -> None:
-        self.publish(None)
+        self._run("failback", self.settings.failback, None, False)

@@ -19,18 +19,18 @@ from collections.abc import Callable
 from typing import Any
 
 from drills import events
+from drills.config_center import successor_document
 from drills.control.decisions import (
     GUARD_PROMOTE,
     GUARD_REFUSE,
     AntiFlapping,
     ProbeTracker,
     PromotionGuard,
-    successor_document,
     verdict,
 )
 from drills.control.plane import ControlPlane, RouteLike
-from drills.control.settings import ControllerSettings
 from drills.errors import EXIT_FAILED, UserError
+from drills.scenario.model import ControllerSpec
 
 SOURCE = "controller"
 
@@ -51,7 +51,7 @@ class ReferenceController:
 
     def __init__(
         self,
-        settings: ControllerSettings,
+        settings: ControllerSpec,
         plane: ControlPlane,
         journal: Any,
         *,

@@ -108,7 +108,7 @@ class TopologyPlane:
     def peer_alive(self, dc: str, witness: str) -> bool | None:
         def look(conn: pymysql.connections.Connection) -> bool | None:
             status = admin.replica_status(conn)
-            if status is not None and self.topo.source_behind(status.source_port) == dc:
+            if status is not None and self.topo.source_behind(status.source_host, status.source_port) == dc:
                 return status.io_running  # the IO thread still holds a live connection to dc
             with conn.cursor() as cur:
                 cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%%'")
@@ -175,7 +175,7 @@ class TopologyPlane:
 
     def replicates_from(self, replica: str, source: str) -> bool:
         status = self._with_session(replica, self.action_timeout, admin.replica_status)
-        return status is not None and self.topo.source_behind(status.source_port) == source
+        return status is not None and self.topo.source_behind(status.source_host, status.source_port) == source
 
     def stop_replication(self, dc: str) -> None:
         self._with_session(dc, self.action_timeout, admin.reset_replica)

@@ -10,6 +10,7 @@ others behind.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drills.faults.base import Fault, FaultError
@@ -32,11 +33,17 @@ class HealReport:
 
 
 class ActiveFaults:
-    """Thread-safe: the runner's steps, parallel stages and signal handling share one."""
+    """The runner's one register of faults. Thread-safe: the runner's steps, parallel stages
+    and signal handling share one. Each fault journals its own inject and heal (the
+    contract of `drills.faults.base.Fault`); this register only decides which to heal."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[list[str]], None] | None = None) -> None:
         self._lock = threading.RLock()
         self._faults: list[Fault] = []  # every fault registered, in injection order
+        self.on_change = on_change or (lambda _names: None)
+
+    def _changed(self) -> None:
+        self.on_change([f.name for f in self.active()])
 
     def add(self, fault: Fault) -> Fault:
         """Register a fault (before or after injecting it). Two active faults may not share
@@ -63,6 +70,8 @@ class ActiveFaults:
                 with self._lock:
                     self._faults = [f for f in self._faults if f is not fault]
             raise
+        finally:
+            self._changed()
         return fault
 
     def active(self) -> list[Fault]:
@@ -78,14 +87,15 @@ class ActiveFaults:
 
     def heal(self, name_or_target: str, by: str = "step") -> list[Fault]:
         """Heal the fault with this name or, failing that, every fault on this target (newest
-        first). Already healed: nothing to do, no error. Returns the faults healed now.
-        Raises FaultSpecError for a name or target no fault ever had, FaultError when a heal
-        fails (after trying the others)."""
+        first); `*` heals every active one. Already healed: nothing to do, no error. Returns
+        the faults healed now. Raises FaultSpecError for a name or target no fault ever had,
+        FaultError when a heal fails (after trying the others)."""
         with self._lock:
-            matches = [f for f in self._faults if f.name == name_or_target]
-            if not matches:
+            matches = self.active() if name_or_target in ("*", "all") else \
+                [f for f in self._faults if f.name == name_or_target]
+            if not matches and name_or_target not in ("*", "all"):
                 matches = [f for f in self._faults if f.target == name_or_target]
-            if not matches:
+            if not matches and name_or_target not in ("*", "all"):
                 known = sorted({f.name for f in self._faults} | {f.target for f in self._faults})
                 listing = ", ".join(known) if known else "none yet"
                 raise FaultSpecError(f"no fault named or targeting {name_or_target!r}"
@@ -98,6 +108,7 @@ class ActiveFaults:
                     healed.append(fault)
             except FaultError as exc:
                 errors.append(exc.message)
+        self._changed()
         if errors:
             raise FaultError("; ".join(errors))
         return healed
@@ -111,4 +122,5 @@ class ActiveFaults:
                     report.healed.append(fault.name)
             except Exception as exc:  # noqa: BLE001 - every fault gets its chance; the report carries the error
                 report.failed[fault.name] = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        self._changed()
         return report

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from drills.durations import DURATION_PATTERN, seconds_of, shown_value
 from drills.errors import ConfigError
-from drills.yamlsource import shown_value
 
 PROXY_TARGETS = ("app:dc1", "app:dc2", "link:dc1->dc2", "link:dc2->dc1", "etcd")
 PROCESS_TARGETS = ("dc1", "dc2", "etcd")
@@ -213,8 +212,6 @@ def _target_of(spec: Mapping[str, Any], ftype: FaultType, proxies: list[str] | t
                          f"({ftype.family} faults target: {', '.join(allowed)})", key="target", hint=hint)
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000}
 
 
 def _param_value(ftype: FaultType, pname: str, p: Param, value: Any) -> Any:
@@ -262,11 +259,10 @@ def _duration(value: Any, kind: str) -> int | float | None:
         return int(value) if value.is_integer() else None
     if not isinstance(value, str):
         return None
-    m = _DURATION.match(value)
-    if not m:
+    seconds = seconds_of(value, default_unit="ms" if kind == "ms" else "s")
+    if seconds is None:
         return None
-    number, unit = float(m.group(1)), m.group(2) or ("ms" if kind == "ms" else "s")
-    ms = number * _UNIT_MS[unit]
+    ms = seconds * 1000
     if math.isinf(ms):
         return ms
     if kind == "ms":
@@ -297,7 +293,7 @@ def fault_json_schema() -> dict[str, Any]:
                 props[pname] = {"type": "integer", "minimum": p.minimum, "description": p.doc}
             else:
                 props[pname] = {"anyOf": [{"type": "integer", "minimum": p.minimum},
-                                          {"type": "string", "pattern": _DURATION.pattern}], "description": p.doc}
+                                          {"type": "string", "pattern": DURATION_PATTERN}], "description": p.doc}
             if p.maximum is not None:
                 bounded = props[pname]["anyOf"][0] if "anyOf" in props[pname] else props[pname]
                 bounded["maximum"] = p.maximum

@@ -49,12 +49,14 @@ class ProxyFault(Fault):
 class ToxicFault(ProxyFault):
     """latency, bandwidth, timeout (blackhole), reset_peer, slow_close, etcd_slow."""
 
+    _toxic_tag: str | None = None
+
     def toxic_names(self) -> dict[str, str]:
         """Names Toxiproxy keeps for this fault's toxics: the fault's name masked (a name built
         from a secret parameter must not reach another process) and a tag unique to this fault."""
         stream = self.params["stream"]
         streams = ("downstream", "upstream") if stream == "both" else (stream,)
-        if not hasattr(self, "_toxic_tag"):
+        if self._toxic_tag is None:
             self._toxic_tag = secrets.token_hex(4)
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"drills_{masking.mask(self.name)}")[:60]
         return {s: f"{base}_{self._toxic_tag}_{s}" for s in streams}

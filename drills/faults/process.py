@@ -1,45 +1,32 @@
 """Process faults: crash (SIGKILL), hang (SIGSTOP) and restart of a server or of etcd.
 
-Only processes of this topology are signalled: the pid is re-read from the state
-directory (a heal or a reset may have restarted the process since the handle was loaded)
-and must carry the state directory in its command line, so a reused pid of an unrelated
-process is never touched. The targeted wait reaps only the pid it killed, never any child
-(the runner's shell steps keep their exit codes).
+The signalling itself is the provider's (`Topology.process_control`, e.g.
+`drills.topology.local.LocalProcesses`); a fault here decides what must happen around it —
+a replica restarted must replicate again — and refuses, naming the missing capability,
+when the provider offers no process control.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from typing import Any
 
 from drills.faults.base import Fault, FaultError
 from drills.mysql import admin
-from drills.topology import processes as proc
-from drills.topology.processes import process_state
-from drills.topology.state import ProcessState, ServerState
-
-STOP_TIMEOUT = 30.0
-KILL_TIMEOUT = 5.0
+from drills.topology.provider import ProcessControl
 
 
 class ProcessFault(Fault):
+    """A fault on a process of the topology, through its provider's process control — a
+    capability some providers (someone else's servers) do not offer."""
+
     family = "process"
 
-    def _component(self) -> ServerState | ProcessState:
-        if self.topo.provider != "local":
-            raise FaultError(f"fault {self.name!r}: process faults need the local provider "
-                             f"(this topology is {self.topo.provider!r}; its processes are not ours to signal)")
-        self.topo.refresh_pids()
-        return self.topo.servers.get(self.target) or self.topo.etcd
-
-    def _running_pid(self) -> int:
-        state = self._component()
-        if not proc.ours(state.pid, str(self.topo.state_dir)):
-            raise FaultError(f"fault {self.name!r}: {self.target} is not running (pid {state.pid}); nothing to "
-                             f"{self.type}", hint="heal the fault that stopped it, or reset the topology")
-        return int(state.pid)  # type: ignore[arg-type]
+    def _control(self) -> ProcessControl:
+        control = getattr(self.topo, "process_control", None)
+        if control is None:
+            raise FaultError(f"fault {self.name!r}: {self.type} needs process control, which the "
+                             f"{self.topo.provider} provider does not offer for this topology")
+        return control
 
     def _replica_was_running(self) -> bool | None:
         """Whether the target is a replica whose threads run now (so a restart must start
@@ -58,14 +45,10 @@ class ProcessFault(Fault):
             conn.close()
         return bool(status and (status.io_state in ("Yes", "Connecting") or status.sql_running))
 
-    def _bring_back(self) -> dict[str, Any]:
+    def _bring_back(self, how: dict[str, Any] | None = None) -> dict[str, Any]:
         """Start the component again if it is gone (resume it if stopped), then restart its
         replication threads when it is a replica that was replicating."""
-        from drills.topology import local  # local imports processes/config: keep the import lazy
-
-        self._component()
-        pid = local.ensure_running(self.topo, self.target)
-        out: dict[str, Any] = {"pid": pid}
+        out = dict(how) if how is not None else self._control().ensure_running(self.target)
         if self.target in self.topo.servers and self.details.get("replicating") is not False:
             conn = self.topo.connect(self.target, timeout=5.0, read_timeout=30.0)
             try:
@@ -80,12 +63,11 @@ class ProcessFault(Fault):
 
 class CrashFault(ProcessFault):
     def _inject(self) -> None:
-        pid = self._running_pid()
-        self.details = {"pid": pid, "replicating": self._replica_was_running()}
+        control = self._control()
+        control.check_running(self.target)
+        self.details = {"replicating": self._replica_was_running()}
         self._touch()
-        os.kill(pid, signal.SIGKILL)
-        if not _wait_gone(pid, KILL_TIMEOUT):
-            raise FaultError(f"fault {self.name!r}: {self.target} (pid {pid}) survived SIGKILL for {KILL_TIMEOUT:.0f}s")
+        self.details.update(control.crash(self.target))
 
     def _heal(self) -> dict[str, Any] | None:
         return self._bring_back()
@@ -93,21 +75,14 @@ class CrashFault(ProcessFault):
 
 class HangFault(ProcessFault):
     def _inject(self) -> None:
-        pid = self._running_pid()
-        self.details = {"pid": pid}
+        control = self._control()
+        control.check_running(self.target)
         self._touch()
-        os.kill(pid, signal.SIGSTOP)
-        if not _wait_state(pid, stopped=True, timeout=KILL_TIMEOUT):
-            raise FaultError(f"fault {self.name!r}: {self.target} (pid {pid}) did not stop on SIGSTOP")
+        self.details = control.hang(self.target)
 
     def _heal(self) -> dict[str, Any] | None:
-        pid = self.details.get("pid")
-        if pid and proc.ours(pid, str(self.topo.state_dir)):
-            os.kill(pid, signal.SIGCONT)
-            if not _wait_state(pid, stopped=False, timeout=KILL_TIMEOUT):
-                raise FaultError(f"{self.target} (pid {pid}) did not resume on SIGCONT")
-            return {"pid": pid}
-        return self._bring_back()  # it died while stopped: start it again
+        done = self._control().resume(self.target)
+        return self._bring_back(done) if done.get("started") else done  # it died while stopped
 
 
 class RestartFault(ProcessFault):
@@ -115,43 +90,13 @@ class RestartFault(ProcessFault):
     the start failed (then heal tries the start again)."""
 
     def _inject(self) -> None:
-        pid = self._running_pid()
-        self.details = {"old_pid": pid, "replicating": self._replica_was_running()}
-        t0 = time.monotonic()
+        control = self._control()
+        control.check_running(self.target)
+        self.details = {"replicating": self._replica_was_running()}
         self._touch()
-        os.kill(pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
-        os.kill(pid, signal.SIGTERM)
-        if not _wait_gone(pid, STOP_TIMEOUT):
-            os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid, KILL_TIMEOUT)
-            self.details["killed_after_s"] = STOP_TIMEOUT
-        back = self._bring_back()
-        self.details["new_pid"] = back["pid"]
-        self.details["downtime_ms"] = int((time.monotonic() - t0) * 1000)
+        done = control.restart(self.target)
+        self.details.update(done)
+        self._bring_back({"pid": done.get("new_pid")})
 
     def _heal(self) -> dict[str, Any] | None:
         return self._bring_back()
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Until every thread has exited (`is_alive` looks at all of them: a killed server's main
-    thread turns zombie while the others still hold its port and InnoDB lock)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        proc.reap([pid])
-        if not proc.is_alive(pid):
-            return True
-        time.sleep(0.005)
-    return not proc.is_alive(pid)
-
-
-def _wait_state(pid: int, *, stopped: bool, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = process_state(pid)
-        if not state:
-            return not stopped
-        if (state in ("T", "t")) == stopped:
-            return True
-        time.sleep(0.005)
-    return False

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from drills.errors import EXIT_OK
-from drills.report import history
+from drills.report import past_runs as history
 from drills.report.allure_results import render_allure
 from drills.report.html import render_html
 from drills.report.junit import render_junit

@@ -17,15 +17,15 @@ from typing import Any
 
 import yaml
 
-from drills import events
+from drills import durations, events
 from drills.errors import ConfigError, UserError
 from drills.filter_list import FilterList
 from drills.filter_list import load as load_filter_list
 from drills.journal import GENESIS, Verification, read_tolerant, verify
 from drills.masking import DSN_PASSWORD, MASK, Masker
 from drills.masking import masker as process_masker
+from drills.record import FILTER_LIST_COPY, JOURNAL_FILE, LEDGER_FILE, RESULT_FILE, SCENARIO_COPY
 
-RESULT_FILE = "result.json"
 _SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential|private[_-]?key", re.IGNORECASE)
 
 
@@ -281,12 +281,11 @@ def number(value: Any, keys: tuple[str, ...] = ("value",)) -> float | None:
 
 
 def parse_duration(text: str) -> float | None:
-    """'10s' -> 10.0, '350ms' -> 0.35, '2m' -> 120.0, '0' -> 0.0; None when not a duration."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*", text)
-    if not m:
+    """'10s' -> 10.0, '350ms' -> 0.35, '2m' -> 120.0; None when not a duration (drills.durations)."""
+    try:
+        return durations.parse_duration(text)
+    except ValueError:
         return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[m.group(2)]
-    return float(m.group(1)) * scale
 
 
 def _load_result(path: Path) -> dict[str, Any]:
@@ -329,7 +328,7 @@ def _derive_result(run_dir: Path, journal: list[dict[str, Any]], head: str) -> d
         "measurements": {},
         "params": payload.get("params") or {},
         "checks": checks,
-        "journal": "journal.jsonl",
+        "journal": JOURNAL_FILE,
         "journal_sha256": None,
         "journal_head": head,
         "run_end_status": (end or {}).get("payload", {}).get("status"),
@@ -347,7 +346,7 @@ def load_run(run_dir: str | os.PathLike[str], *, environ: dict[str, str] | None 
     problems: list[str] = []
     result_path = rd / RESULT_FILE
     raw_result = _load_result(result_path) if result_path.exists() else None
-    journal_name = str((raw_result or {}).get("journal") or "journal.jsonl")
+    journal_name = str((raw_result or {}).get("journal") or JOURNAL_FILE)
     journal_path = rd / journal_name
     if raw_result is None and not journal_path.exists():
         raise RunDirError(f"{rd}: neither result.json nor journal.jsonl found; nothing to report")
@@ -356,9 +355,9 @@ def load_run(run_dir: str | os.PathLike[str], *, environ: dict[str, str] | None 
     else:
         verification = Verification(False, 0, GENESIS, f"journal {journal_name} is missing")
     journal = read_tolerant(journal_path, problems)
-    ledger = read_tolerant(rd / str((raw_result or {}).get("ledger") or "ledger.jsonl"), problems)
+    ledger = read_tolerant(rd / str((raw_result or {}).get("ledger") or LEDGER_FILE), problems)
     scenario_doc = None
-    scenario_path = rd / "scenario.yaml"
+    scenario_path = rd / SCENARIO_COPY
     if scenario_path.exists():
         try:
             loaded = yaml.safe_load(scenario_path.read_text(encoding="utf-8"))
@@ -372,9 +371,9 @@ def load_run(run_dir: str | os.PathLike[str], *, environ: dict[str, str] | None 
     secrets += collect_secrets((start or {}).get("payload", {}).get("params"), scenario_doc, environ)
     masker = process_masker(secrets)
     filter_list = None
-    if (rd / "filter_list.yaml").exists():
+    if (rd / FILTER_LIST_COPY).exists():
         try:
-            filter_list = load_filter_list(rd / "filter_list.yaml")
+            filter_list = load_filter_list(rd / FILTER_LIST_COPY)
         except ConfigError as exc:
             problems.append(f"filter list copy not readable: {exc}")
     if filter_list is None and isinstance(result.get("filter_list"), dict):

@@ -16,6 +16,7 @@ from pathlib import Path
 from drills import events
 from drills.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from drills.journal import iter_lines, verify
+from drills.record import JOURNAL_FILE
 from drills.report.run_record import RESULT_FILE, RunDirError, _load_result
 
 
@@ -54,7 +55,7 @@ def verify_run(run_dir: str | os.PathLike[str]) -> RunVerification:
         raise RunDirError(f"{rd}: not a run directory")
     result_path = rd / RESULT_FILE
     result = _load_result(result_path) if result_path.exists() else None
-    journal_path = rd / str((result or {}).get("journal") or "journal.jsonl")
+    journal_path = rd / str((result or {}).get("journal") or JOURNAL_FILE)
     if not journal_path.exists():
         raise RunDirError(f"{journal_path}: journal missing; nothing to verify")
     sealed = (result or {}).get("journal_sha256")

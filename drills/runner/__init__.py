@@ -17,8 +17,9 @@ def run_scenario(path: str | os.PathLike[str], *, out_dir: str | os.PathLike[str
     import io
 
     from drills.runner.session import RunOptions, run
+    from drills.topology.state import Topology
 
-    reuse = state_dir is not None and (Path(state_dir) / "state.json").exists()
+    reuse = state_dir is not None and Topology.exists(state_dir)
     opts = RunOptions(scenario=str(path), out=Path(out_dir) if out_dir else None, params=dict(params or {}),
                       state_dir=Path(state_dir) if state_dir else None, reset=reuse, approve=list(approve or []),
                       record_history=record_history, stream=io.StringIO() if os.environ.get("DRILLS_QUIET") else None,

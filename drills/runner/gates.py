@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from drills.runner.engine import Cancelled, StepError
+from drills.runner.stages import Cancelled, StepError
 
 _TERMINAL = threading.Lock()  # parallel gates ask one at a time
 

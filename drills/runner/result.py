@@ -19,38 +19,34 @@ from typing import Any
 
 from drills import __version__, masking
 from drills.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from drills.record import RESULT_FILE
 
 STATUSES = ("passed", "failed", "error", "inconclusive", "aborted")
 EXIT_CODES = {"passed": EXIT_OK, "failed": EXIT_FAILED, "error": EXIT_USAGE, "inconclusive": EXIT_INCONCLUSIVE,
               "aborted": EXIT_INTERRUPTED}
-RESULT_FILE = "result.json"
 
 
 def exit_code(status: str) -> int:
     return EXIT_CODES[status]
 
 
-def normalise_checks(verdicts: Iterable[Any], expected_to_fail: Iterable[str]) -> list[dict[str, Any]]:
-    """Verdict objects or dicts -> the `checks` entries of result.json, with `expected_failure`."""
-    expected = set(expected_to_fail)
+def normalise_checks(verdicts: Iterable[Any]) -> list[dict[str, Any]]:
+    """Verdict objects or dicts -> the `checks` entries of result.json. Whether a failure was
+    expected is the judge's word (`drills.checks.judge_record` sets `expected_failure`)."""
     out: list[dict[str, Any]] = []
     for v in verdicts:
         d = v.as_dict() if hasattr(v, "as_dict") else dict(v)
-        name = str(d.get("name", "?"))
         status = d.get("status")
-        if status not in ("passed", "failed", "unknown"):
-            status = "unknown"
         entry = {
-            "name": name,
-            "status": status,
-            "expected_failure": name in expected,
+            "name": str(d.get("name", "?")),
+            "status": status if status in ("passed", "failed", "unknown") else "unknown",
+            "expected_failure": bool(d.get("expected_failure", False)),
             "measured": d.get("measured"),
             "objective": d.get("objective"),
             "evidence": d.get("evidence") or {},
         }
         for k, val in d.items():
             entry.setdefault(k, val)
-        entry["expected_failure"] = name in expected
         out.append(entry)
     return out
 
@@ -138,20 +134,22 @@ def environment(topo: Any | None) -> dict[str, Any]:
     try:
         env["etcd"] = _http_version("http://%s:%d/version" % topo.etcd_address("observer"))
         api = topo.toxiproxy_api
-        env["toxiproxy"] = _toxiproxy_version(_http_version(f"http://{api.host}:{api.port}/version"), api.argv)
+        env["toxiproxy"] = _toxiproxy_version(_http_version(f"http://{api.host}:{api.port}/version"))
     except Exception as exc:
         env["etcd"] = env["toxiproxy"] = {"error": str(exc)}
     return env
 
 
-def _toxiproxy_version(reported: Any, argv: list[str]) -> Any:
+def _toxiproxy_version(reported: Any) -> Any:
     """A `go install` build reports "git"; scripts/setup pins the version beside the binary."""
-    if reported != "git" or not argv:
+    if reported != "git":
         return reported
-    stamp = Path(argv[0]).with_name(Path(argv[0]).name + ".version")
     try:
-        return f"{stamp.read_text().strip()} (built by scripts/setup)"
-    except OSError:
+        from drills.topology import processes
+
+        binary = Path(processes.toxiproxy_binary())
+        return f"{binary.with_name(binary.name + '.version').read_text().strip()} (built by scripts/setup)"
+    except Exception:  # noqa: BLE001 - the version is a fact for the record, not a reason to fail
         return reported
 
 

@@ -31,14 +31,17 @@ from typing import Any, TextIO
 from drills import events, masking
 from drills.errors import UserError
 from drills.journal import Journal, now_wall
-from drills.runner import parts
+from drills.record import FILTER_LIST_COPY, JOURNAL_FILE, LEDGER_FILE, SCENARIO_COPY
 from drills.runner import result as result_mod
-from drills.runner.engine import Engine, EngineOutcome, StepRecord
 from drills.runner.gates import Approvals
 from drills.runner.progress import Progress
-from drills.runner.steps import DrillContext, FaultBook, actions
+from drills.runner.stages import Engine, EngineOutcome, StepRecord
+from drills.runner.steps import DrillContext, actions
 from drills.scenario.loader import find_scenario, load_scenario
 from drills.scenario.model import Scenario, Step
+from drills.topology.provider import TopologyProvider, missing_capabilities, provider_for
+from drills.topology.spec import TopologySpec
+from drills.topology.state import Topology
 
 SOURCE = "runner"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +83,7 @@ def new_run_id(scenario: str) -> str:
 
 def prepare_run_dir(out: Path | None, run_id: str) -> Path:
     run_dir = out if out is not None else REPO_ROOT / "reports" / "runs" / run_id
-    if (run_dir / "journal.jsonl").exists() or (run_dir / result_mod.RESULT_FILE).exists():
+    if (run_dir / JOURNAL_FILE).exists() or (run_dir / result_mod.RESULT_FILE).exists():
         raise UserError(f"{run_dir} already holds a run (journal.jsonl/result.json); a record is never overwritten",
                         hint="choose another --out")
     try:
@@ -119,29 +122,58 @@ class _Signals:
         self.interrupted.set()
 
 
+@dataclass
+class DrillParts:
+    """What a drill plugs in. The real ones by default; tests hand in their own (a fault that
+    only records calls, a judge that returns nothing) to exercise the runner's control flow."""
+
+    make_fault: Callable[..., Any] = field(default_factory=lambda: _real("drills.faults", "make_fault"))
+    make_controller: Callable[..., Any] = field(default_factory=lambda: _real("drills.control", "make_controller"))
+    make_workload: Callable[..., Any] = field(default_factory=lambda: _real("drills.workload", "make_workload"))
+    evaluate: Callable[..., Any] = field(default_factory=lambda: _real("drills.runner.judging", "evaluate"))
+
+
+def _real(module: str, attr: str) -> Callable[..., Any]:
+    """Imported when a drill is built, not when the CLI starts (`drills validate` stays fast)."""
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
 def run(opts: RunOptions) -> RunOutcome:
     """Load, check, run, always clean up, seal. Input problems raise UserError before anything starts."""
     environ = dict(os.environ) if opts.environ is None else opts.environ
     path = find_scenario(opts.scenario)
     scenario = load_scenario(path, opts.params, environ=environ, require_secrets=True)
-    found = parts.require(scenario)
+    provider = provider_for(topology_spec(scenario).provider)
+    refuse_missing_capabilities(scenario, provider)
     run_id = new_run_id(scenario.name)
     run_dir = prepare_run_dir(opts.out, run_id)
-    journal = Journal(run_dir / "journal.jsonl", secrets=scenario.secret_values)
-    drill = Drill(scenario, run_dir, journal, run_id, opts, found, environ)
+    journal = Journal(run_dir / JOURNAL_FILE, secrets=scenario.secret_values)
+    drill = Drill(scenario, run_dir, journal, run_id, opts, environ=environ, topology_provider=provider)
     return drill.execute()
+
+
+def refuse_missing_capabilities(scenario: Scenario, provider: TopologyProvider) -> None:
+    """A fault the provider cannot carry out is refused before anything starts."""
+    faults = [(f"stage {stage.name}, step {step.label(i)}", step.fault.type)
+              for stage, i, step in scenario.steps() if step.fault is not None]
+    problems = missing_capabilities(faults, provider)
+    if problems:
+        raise UserError(f"scenario {scenario.name} cannot run on this topology: " + "; ".join(problems))
 
 
 class Drill:
     def __init__(self, scenario: Scenario, run_dir: Path, journal: Journal, run_id: str, opts: RunOptions,
-                 found: dict[str, Callable[..., Any]], environ: dict[str, str], *, topology_provider: Any = None):
+                 parts: DrillParts | None = None, *, environ: dict[str, str] | None = None,
+                 topology_provider: TopologyProvider | None = None):
         self.scenario = scenario
         self.run_dir = run_dir
         self.journal = journal
         self.run_id = run_id
         self.opts = opts
-        self.found = found
-        self.environ = environ
+        self.parts = parts or DrillParts()
+        self.environ = dict(os.environ) if environ is None else environ
         self.interrupted = threading.Event()
         self.signals = _Signals(self.interrupted)
         self.secrets: list[str] = list(scenario.secret_values)
@@ -181,7 +213,7 @@ class Drill:
                 self.error = str(exc)
             except Exception as exc:  # a bug must still end in healed faults and a sealed record
                 self.error = f"{type(exc).__name__}: {exc}"
-                self.journal.record(SOURCE, "run.exception", error=self.error, traceback=traceback.format_exc(limit=8))
+                self.journal.record(SOURCE, events.RUN_EXCEPTION, error=self.error, traceback=traceback.format_exc(limit=8))
             if self.error:
                 self.progress.say(f"error: {self.error}")
             self._finish()
@@ -202,7 +234,7 @@ class Drill:
         record = self._result(status, started_at, duration, head)
         path = result_mod.write_result(self.run_dir, record, self.secrets)
         if self.opts.record_history:
-            self._guard_quiet("history", lambda: _history().record(self.run_dir))
+            self._guard_quiet("history", lambda: past_runs().record(self.run_dir))
         self._reports(status)
         self._summary_line(status, record)
         return RunOutcome(status, result_mod.exit_code(status), self.run_dir, path, record)
@@ -211,12 +243,12 @@ class Drill:
         """The scenario as run and the filter list as drilled go into the run directory, so the
         record stands alone (the compliance report shows each filter entry's reason)."""
         if self.scenario.source is not None and Path(self.scenario.source).is_file():
-            shutil.copyfile(self.scenario.source, self.run_dir / "scenario.yaml")
+            shutil.copyfile(self.scenario.source, self.run_dir / SCENARIO_COPY)
 
     def _copy_filter_list(self) -> None:
         src = getattr(self.topo, "filter_list_file", None)
         if src and Path(src).is_file():
-            shutil.copyfile(src, self.run_dir / "filter_list.yaml")
+            shutil.copyfile(src, self.run_dir / FILTER_LIST_COPY)
 
     def _baseline_gate(self, status: str) -> str:
         """`--baseline`: a passing run whose RTO regressed against the last passing runs fails."""
@@ -225,11 +257,11 @@ class Drill:
         rto = next((c.get("measured") for c in self.checks if c.get("name") == "rto"), None)
         if isinstance(rto, dict):
             rto = rto.get("seconds")
-        message = self._guard_quiet("baseline", lambda: _history().baseline_regression(
+        message = self._guard_quiet("baseline", lambda: past_runs().baseline_regression(
             None, self.scenario.name, rto, self.opts.baseline, exclude_run_id=self.run_id))
         if message:
             self.check_reasons.append(f"baseline: {message}")
-            self.journal.record(SOURCE, "run.baseline", regression=message, tolerance=self.opts.baseline)
+            self.journal.record(SOURCE, events.RUN_BASELINE, regression=message, tolerance=self.opts.baseline)
             return "failed"
         return status
 
@@ -242,44 +274,48 @@ class Drill:
 
     # ---- phases --------------------------------------------------------------------------------------
     def _bring_up(self) -> None:
-        provider = self.provider or _LocalProvider()
+        provider = self.provider or provider_for(topology_spec(self.scenario).provider)
+        self.provider = provider
         state_dir = self.opts.state_dir
-        if state_dir is not None and (Path(state_dir) / "state.json").exists():
-            self.topo = provider.load(Path(state_dir))
+        if state_dir is not None and Topology.exists(state_dir):
+            self.topo = provider.attach(Path(state_dir))
             self.reused = True
             self.state_dir = Path(state_dir)
-            self.journal.record(SOURCE, "run.topology", action="reuse", state_dir=str(state_dir))
+            self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="reuse", state_dir=str(state_dir))
             self.progress.say(f"reusing the topology in {state_dir}")
             if self.opts.reset:
                 self.progress.say("resetting it to the baseline")
-                provider.reset(self.topo, _topology_spec(self.scenario))
-                self.journal.record(SOURCE, "run.topology", action="reset", state_dir=str(state_dir))
+                provider.reset(self.topo, topology_spec(self.scenario))
+                self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="reset", state_dir=str(state_dir))
         else:
-            spec = _topology_spec(self.scenario)
+            spec = topology_spec(self.scenario)
             self.state_dir = Path(state_dir) if state_dir else provider.state_root() / f"run-{self.run_id}"
-            self.journal.record(SOURCE, "run.topology", action="up", state_dir=str(self.state_dir))
+            self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="up", state_dir=str(self.state_dir))
             self.progress.say(f"bringing the topology up in {self.state_dir}")
             self.topo = provider.up(spec, self.state_dir, lambda msg: self.progress.say(f"  {msg}"))
         self._copy_filter_list()
-        for secret in (self.topo.secrets() if hasattr(self.topo, "secrets") else []):
+        for secret in self.topo.secrets():
             self.journal.add_secret(secret)
             self.secrets.append(secret)
-        if hasattr(self.topo, "pids"):
-            self.journal.record(SOURCE, "run.topology", action="ready", pids=self.topo.pids(),
-                                routing_key=getattr(self.topo, "routing_key", None))
+        control = self.topo.process_control
+        self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="ready", provider=provider.name,
+                            pids=control.pids() if control is not None else None, routing_key=self.topo.routing_key)
 
     def _drive(self) -> None:
-        faults = FaultBook(self.journal, self.found.get("make_fault"), self.topo, on_change=self.progress.set_faults)
+        from drills.faults import ActiveFaults
+
+        faults = ActiveFaults(on_change=self.progress.set_faults)
         approvals = Approvals(self.opts.approve, environ=self.environ, run_dir=self.run_dir,
                               interactive=None if self.opts.tty is None else self.opts.tty)
         ctx = DrillContext(self.scenario, self.journal, self.topo, self.run_dir, faults, approvals,
+                           make_fault=self.parts.make_fault,
                            on_gate=lambda g: self.progress.say(f"gate {g}: waiting for approval ({approvals.instructions(g)})"))
         self.ctx = ctx
         if self.scenario.controller.kind != "none":
-            ctx.controller = self.found["make_controller"](self.scenario.controller, self.topo, self.journal)
+            ctx.controller = self.parts.make_controller(self.scenario.controller, self.topo, self.journal)
             ctx.controller.start()
         if self.scenario.workload.kind != "none":
-            ctx.workload = self.found["make_workload"](self.scenario.workload, self.topo, self.journal, self.run_dir)
+            ctx.workload = self.parts.make_workload(self.scenario.workload, self.topo, self.journal, self.run_dir)
             if not _explicit_start(self.scenario):
                 ctx.workload_running = True
                 ctx.workload.start()
@@ -304,13 +340,13 @@ class Drill:
             self._guard("stop workload", ctx.stop_workload)
             if ctx.controller is not None:
                 self._guard("stop controller", ctx.controller.stop)
-            healed = self._guard("heal faults", ctx.faults.heal_all) or []
-            for h in healed:
-                self.progress.say(f"healed {h['fault']}" + ("" if h["ok"] else f" (FAILED: {h['error']})"))
-                if not h["ok"]:
-                    self.cleanup_problems.append(str(h["error"]))
-            if ctx.workload is not None and hasattr(ctx.workload, "settle"):
-                self._guard("settle workload outcomes", ctx.workload.settle)
+            report = self._guard("heal faults", lambda: ctx.faults.heal_all(by="runner"))
+            if report is not None:
+                for name in report.healed:
+                    self.progress.say(f"healed {name}")
+                for name, error in report.failed.items():
+                    self.progress.say(f"healed {name} (FAILED: {error})")
+                    self.cleanup_problems.append(f"healing {name} failed: {error}")
         if self.topo is not None and not self.interrupted.is_set() and not self.error:
             self._judge()
         self.environment = self._guard("environment fingerprint", lambda: result_mod.environment(self.topo)) or \
@@ -325,19 +361,14 @@ class Drill:
             self.journal.record(SOURCE, events.SIGNAL, signal=name, received_mono_ns=when, **extra)
 
     def _judge(self) -> None:
-        evaluate = self.found.get("evaluate") or parts.optional("drills.checks", "evaluate")
-        if evaluate is None:
-            self.journal.record(SOURCE, "run.checks", skipped="drills.checks not in this build")
-            return
         self.progress.say("collecting evidence and running checks")
-        verdicts = self._guard("checks", lambda: evaluate(self.run_dir, self.scenario, self.topo, self.journal))
-        if verdicts is None:
-            if "evaluate" in self.found:  # the scenario has objectives: no verdict means we cannot tell
-                self.checks_status = "inconclusive"
-                self.check_reasons = ["the checks could not run (see run.cleanup_error in the journal)"]
-            return
+        verdicts = self._guard("checks", lambda: self.parts.evaluate(self.run_dir, self.scenario, self.topo, self.journal))
         oc = self.scenario.objectives.checks
-        self.checks = result_mod.normalise_checks(verdicts, oc.expected_to_fail)
+        if verdicts is None:  # no verdict means we cannot tell
+            self.checks_status = "inconclusive"
+            self.check_reasons = ["the checks could not run (see run.cleanup_error in the journal)"]
+            return
+        self.checks = result_mod.normalise_checks(verdicts)
         self.checks_status, self.check_reasons = result_mod.judge_checks(
             self.checks, result_mod.required_checks(self.scenario.objectives), oc.expected_to_fail)
 
@@ -347,12 +378,12 @@ class Drill:
         if self.reused:
             return
         if self.opts.keep_env:
-            self.journal.record(SOURCE, "run.topology", action="kept", state_dir=str(self.state_dir))
+            self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="kept", state_dir=str(self.state_dir))
             self.progress.say(f"topology kept in {self.state_dir}; stop it with `drills env down --state-dir {self.state_dir}`")
             return
-        provider = self.provider or _LocalProvider()
+        provider = self.provider or provider_for(topology_spec(self.scenario).provider)
         report = self._guard("tear down", lambda: provider.down(self.state_dir))
-        self.journal.record(SOURCE, "run.topology", action="down", state_dir=str(self.state_dir), ok=report is not None)
+        self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="down", state_dir=str(self.state_dir), ok=report is not None)
 
     def _guard(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -360,7 +391,7 @@ class Drill:
         except Exception as exc:
             text = f"{what} failed: {exc}"
             self.cleanup_problems.append(text)
-            self.journal.record(SOURCE, "run.cleanup_error", step=what, error=str(exc) or type(exc).__name__,
+            self.journal.record(SOURCE, events.RUN_CLEANUP_ERROR, step=what, error=str(exc) or type(exc).__name__,
                                 traceback=traceback.format_exc(limit=5))
             self.progress.say(text)
             return None
@@ -404,9 +435,9 @@ class Drill:
             "cleanup_problems": self.cleanup_problems,
             "topology": {"state_dir": str(self.state_dir) if self.state_dir else None, "reused": self.reused,
                          "kept": bool(self.opts.keep_env and not self.reused)},
-            "journal": "journal.jsonl",
+            "journal": JOURNAL_FILE,
             "journal_sha256": head,
-            "ledger_sha256": _file_sha256(self.run_dir / "ledger.jsonl"),
+            "ledger_sha256": _file_sha256(self.run_dir / LEDGER_FILE),
             "environment": self.environment or result_mod.environment(None),
         }
 
@@ -416,12 +447,8 @@ class Drill:
         for kind, target in wanted:
             if target is None:
                 continue
-            fn = _renderer(kind)
-            if fn is None:
-                self.progress.say(f"--{kind}: the {kind} report is not available in this build (drills.report)")
-                continue
             try:
-                fn(self.run_dir, target)
+                renderer(kind)(self.run_dir, target)
                 self.progress.say(f"{kind} report: {target}")
             except Exception as exc:  # a report failing does not change the drill's verdict
                 self.progress.say(f"{kind} report failed: {exc}")
@@ -458,8 +485,9 @@ def _explicit_start(scenario: Scenario) -> bool:
     return any(step.kind == "workload" and step.workload == "start" for _, _, step in scenario.steps())
 
 
-def _topology_spec(scenario: Scenario) -> Any:
-    from drills.topology.spec import TopologySpec, load_spec
+def topology_spec(scenario: Scenario) -> TopologySpec:
+    """The scenario's topology: its own file, inline settings, or the built-in default."""
+    from drills.topology.spec import load_spec
 
     if scenario.topology is None:
         return TopologySpec()
@@ -468,55 +496,15 @@ def _topology_spec(scenario: Scenario) -> Any:
     return scenario.topology
 
 
-_RENDERERS = {
-    "junit": ("drills.report.junit", "render_junit"),
-    "html": ("drills.report.html", "render_html"),
-    "allure": ("drills.report.allure", "render_allure"),
-    "summary": ("drills.report.markdown", "render_summary"),
-    "pdf": ("drills.report.pdf", "render_pdf"),
-}
+def past_runs() -> Any:
+    from drills.report import past_runs as module
+
+    return module
 
 
-def _history() -> Any:
-    from drills.report import history
+def renderer(kind: str) -> Callable[..., Any]:
+    """The report renderer for `--junit`, `--html`, `--allure-dir`, `--summary`, `--pdf`."""
+    from drills import report
 
-    return history
-
-
-def _renderer(kind: str) -> Callable[..., Any] | None:
-    module, attr = _RENDERERS[kind]
-    return parts.optional("drills.report", attr) or parts.optional(module, attr)
-
-
-class _LocalProvider:
-    """The default: processes on this machine (`drills.topology.local`)."""
-
-    def state_root(self) -> Path:
-        from drills.topology import local
-
-        return local.state_root()
-
-    def up(self, spec: Any, state_dir: Path, say: Callable[[str], None]) -> Any:
-        from drills.topology import local
-
-        return local.up(spec, state_dir, progress=say)
-
-    def load(self, state_dir: Path) -> Any:
-        from drills.topology import Topology
-
-        return Topology.load(state_dir)
-
-    def reset(self, topo: Any, spec: Any = None) -> None:
-        """Baseline, with the scenario's filter list, schema and seed (defaults when it names none),
-        so a library of scenarios can share one topology."""
-        from drills.topology import local
-
-        if spec is None:
-            local.reset(topo)
-        else:
-            local.reset(topo, filter_list=spec.filter_list, schema=spec.schema_file, seed=spec.seed)
-
-    def down(self, state_dir: Path | None) -> Any:
-        from drills.topology import local
-
-        return local.down(state_dir)
+    return {"junit": report.render_junit, "html": report.render_html, "allure": report.render_allure,
+            "summary": report.render_summary, "pdf": report.render_pdf}[kind]

@@ -4,9 +4,9 @@ Actions run in the engine's worker threads and must stop at `call.cancel`: every
 loop here sleeps through `call.sleep`, and subprocesses are started in their own session
 so a cancelled shell step can be killed with everything it started.
 
-Faults are kept in a `FaultBook` so that whatever is still active when the drill ends —
-on success, failure, an exception or Ctrl-C — is healed by the runner, and the heal is
-journaled with `by: runner`.
+Faults are kept in the one register (`drills.faults.ActiveFaults`) so that whatever is
+still active when the drill ends — on success, failure, an exception or Ctrl-C — is healed
+by the runner; each fault journals its own inject and heal (`by: step` or `by: runner`).
 """
 
 from __future__ import annotations
@@ -23,141 +23,17 @@ from typing import Any
 
 from drills import events
 from drills import journal as journal_mod
+from drills.errors import UserError
 from drills.journal import Journal
-from drills.runner.engine import Action, Cancelled, StepCall, StepError
+from drills.record import LEDGER_FILE
 from drills.runner.gates import Approvals
+from drills.runner.stages import Action, Cancelled, StepCall, StepError
 from drills.scenario.model import ExpectSpec, Scenario, Step
 from drills.topology.processes import stop_group
 
 SOURCE = "runner"
 POLL_S = 0.1
 MAX_ROWS = 20
-
-
-# ---- faults -------------------------------------------------------------------------------------
-
-
-@dataclass
-class ActiveFault:
-    handle: str
-    fault: Any
-    spec: dict[str, Any]
-
-
-class FaultBook:
-    """The faults in force. Thread-safe: parallel steps inject and heal concurrently."""
-
-    def __init__(self, journal: Journal, make_fault: Callable[..., Any] | None, topo: Any,
-                 on_change: Callable[[list[str]], None] | None = None):
-        self.journal = journal
-        self.make_fault = make_fault
-        self.topo = topo
-        self.on_change = on_change or (lambda _h: None)
-        self._active: dict[str, ActiveFault] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def handles(self) -> list[str]:
-        with self._lock:
-            return list(self._active)
-
-    def inject(self, spec: dict[str, Any]) -> dict[str, Any]:
-        if self.make_fault is None:
-            raise StepError("fault steps need drills.faults, which this build does not have")
-        fault = self.make_fault(dict(spec), self.topo, self.journal)
-        handle = spec.get("name") or getattr(fault, "name", None) or f"{spec['type']}@{spec.get('target') or '-'}"
-        entry = ActiveFault(handle, fault, dict(spec))
-        with self._lock:
-            if handle in self._active:
-                raise StepError(f"a fault named {handle} is already active; heal it first or give this one a `name:`")
-            self._active[handle] = entry  # before inject: a half-applied fault is healed too
-        self.on_change(self.handles)
-        mark = self._mark()
-        try:
-            fault.inject()
-        except BaseException:
-            self._heal_entry(entry, by="runner", reason="inject failed")
-            raise
-        self._ensure_journaled(mark, events.FAULT_INJECT, spec, name=handle, type=spec.get("type"),
-                               target=spec.get("target"), params=_params(spec))
-        return {"fault": handle}
-
-    def heal(self, ref: str) -> dict[str, Any]:
-        with self._lock:
-            if ref in ("*", "all"):
-                chosen = list(self._active.values())
-            elif ref in self._active:
-                chosen = [self._active[ref]]
-            else:
-                chosen = [e for e in self._active.values()
-                          if e.spec.get("target") == ref or getattr(e.fault, "name", None) == ref]
-            active = list(self._active)
-        if not chosen:
-            raise StepError(f"no active fault named or targeting {ref!r} (active: {', '.join(active) or 'none'})")
-        errors = [err for e in reversed(chosen) if (err := self._heal_entry(e, by="step"))]
-        if errors:
-            raise StepError("; ".join(errors))
-        return {"healed": [e.handle for e in chosen]}
-
-    def heal_all(self) -> list[dict[str, Any]]:
-        """The runner's final heal: every active fault, newest first, each guarded."""
-        with self._lock:
-            entries = list(self._active.values())
-        out = []
-        for e in reversed(entries):
-            err = self._heal_entry(e, by="runner")
-            out.append({"fault": e.handle, "ok": err is None, "error": err})
-        return out
-
-    def _heal_entry(self, entry: ActiveFault, *, by: str, reason: str | None = None) -> str | None:
-        mark = self._mark()
-        error = None
-        healed: Any = None
-        try:
-            healed = _call_heal(entry.fault, by)
-        except Exception as exc:
-            error = f"healing {entry.handle} failed: {exc}"
-        with self._lock:
-            if error is None or by == "runner":
-                self._active.pop(entry.handle, None)
-        self.on_change(self.handles)
-        if healed is False and error is None:
-            return None  # the fault says nothing was active (e.g. an inject that undid itself)
-        extra = {"reason": reason} if reason else {}
-        self._ensure_journaled(mark, events.FAULT_HEAL, entry.spec, name=entry.handle, type=entry.spec.get("type"),
-                               target=entry.spec.get("target"), by=by, ok=error is None,
-                               **({"error": error} if error else {}), **extra)
-        return error
-
-    # The fault catalogue journals its own inject/heal (it gets the journal); the runner adds
-    # the line only when a fault did not, so the record has exactly one either way.
-    def _mark(self) -> int:
-        return self.journal.seq
-
-    def _ensure_journaled(self, mark: int, kind: str, spec: dict[str, Any], **payload: Any) -> None:
-        try:
-            for rec in journal_mod.read(self.journal.path)[mark:]:
-                p = rec.get("payload", {})
-                if rec.get("kind") == kind and p.get("type") == spec.get("type") and p.get("target") == spec.get("target"):
-                    return
-        except (OSError, ValueError):
-            pass
-        self.journal.record(SOURCE, kind, **payload)
-
-
-def _call_heal(fault: Any, by: str) -> Any:
-    """`heal(by=...)` where the fault accepts who healed it (drills.faults does), else `heal()`."""
-    import inspect
-
-    try:
-        accepts_by = "by" in inspect.signature(fault.heal).parameters
-    except (TypeError, ValueError):
-        accepts_by = False
-    return fault.heal(by=by) if accepts_by else fault.heal()
-
-
-def _params(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spec.items() if k not in ("type", "target", "name")}
 
 
 # ---- the drill context --------------------------------------------------------------------------------
@@ -171,23 +47,24 @@ class DrillContext:
     journal: Journal
     topo: Any
     run_dir: Path
-    faults: FaultBook
+    faults: Any  # drills.faults.ActiveFaults
     approvals: Approvals
     controller: Any = None
     workload: Any = None
     workload_running: bool = False
     workload_stats: dict[str, Any] | None = None
     environ: dict[str, str] = field(default_factory=dict)
+    make_fault: Callable[..., Any] | None = None  # spec, topo, journal -> Fault
     on_gate: Callable[[str], None] = lambda _g: None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     baseline_observed: bool = False
 
     def observe(self, when: str) -> None:
-        """Record what only this moment can show (drills.checks.evidence.observe_point): the
+        """Record what only this moment can show (drills.observe.collector.observe_point): the
         link and its filters before the first fault or switch, canaries on each direction a
         switch leaves, the standby's sequence. Never fails the step: a side that cannot be
         reached is journaled as such and the checks say what could not be judged."""
-        from drills.checks import evidence
+        from drills.observe import collector as evidence
 
         if when == "baseline":
             with self._lock:
@@ -201,7 +78,7 @@ class DrillContext:
 
     def shell_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        if self.topo is not None and hasattr(self.topo, "endpoint_env"):
+        if self.topo is not None:
             env.update(self.topo.endpoint_env())
         env["DRILLS_RUN_DIR"] = str(self.run_dir)
         for name, value in self.scenario.param_values.items():
@@ -259,13 +136,16 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
         return run_shell(spec.command, min(spec.timeout, call.remaining()), ctx.shell_env(), call, ctx.run_dir)
 
     def fault(step: Step, call: StepCall) -> dict[str, Any]:
-        assert step.fault is not None
+        assert step.fault is not None and ctx.make_fault is not None
         ctx.observe("baseline")
-        return ctx.faults.inject(step.fault.model_dump(exclude_none=True))
+        made = ctx.make_fault(step.fault.model_dump(exclude_none=True), ctx.topo, ctx.journal)
+        ctx.faults.inject(made)
+        return {"fault": made.name}
 
     def heal(step: Step, call: StepCall) -> dict[str, Any]:
         assert step.heal is not None
-        return ctx.faults.heal(step.heal)
+        healed = ctx.faults.heal(step.heal, by="step")
+        return {"healed": [f.name for f in healed]}
 
     def switchover(step: Step, call: StepCall) -> dict[str, Any] | None:
         assert step.switchover is not None
@@ -558,7 +438,7 @@ def _expect_orders(ctx: DrillContext, spec: ExpectSpec, since_ns: int = 0) -> tu
     """From the workload's own ledger: an order acknowledged by the DC since the step began."""
     assert spec.orders_acknowledged is not None
     dc = spec.orders_acknowledged.dc
-    path = ctx.run_dir / "ledger.jsonl"
+    path = ctx.run_dir / LEDGER_FILE
     if ctx.workload is None:
         raise StepError("orders_acknowledged needs a workload; the scenario has none")
     acked = 0
@@ -583,26 +463,23 @@ _EXPECTATIONS: dict[str, Callable[[DrillContext, ExpectSpec, int], tuple[bool, A
 
 
 def write_route(ctx: DrillContext, active: str, call: StepCall) -> dict[str, Any]:
-    """What an operator does with etcdctl: read the document, bump the epoch, compare-and-swap
-    on the revision read. A lost race is re-read and retried, never overwritten blindly."""
+    """What an operator does with etcdctl: write the routing document's successor naming
+    `active` by compare-and-swap. A lost race is re-read and retried, never overwritten."""
     cc = ctx.topo.config_center(via="observer")
     try:
         for _ in range(5):
             call.check()
-            current = cc.read()
-            if current is None:
-                raise StepError(f"routing key {ctx.topo.routing_key} is absent; nothing to switch")
-            doc = dict(current.document)
-            before = doc.get("active")
-            doc["active"] = active
-            doc["epoch"] = int(doc.get("epoch") or 0) + 1
-            revision = cc.compare_and_swap(doc, current.revision)
-            if revision is not None:
-                ctx.journal.record(SOURCE, events.ROUTE_PUBLISHED, **{"from": before, "to": active, "epoch": doc["epoch"],
-                                   "revision": revision, "by": "operator"})
-                return {"from": before, "to": active, "epoch": doc["epoch"], "revision": revision}
-            ctx.journal.record(SOURCE, events.ROUTE_CAS_LOST, expected_revision=current.revision,
-                               actual_revision=cc.revision() if hasattr(cc, "revision") else None)
+            try:
+                published = cc.publish_successor(active)
+            except UserError as exc:
+                raise StepError(str(exc)) from None
+            if published is not None:
+                before, doc, revision = published
+                ends = {"from": before.active, "to": active}
+                ctx.journal.record(SOURCE, events.ROUTE_PUBLISHED, **ends, epoch=doc["epoch"], revision=revision,
+                                   by="operator")
+                return {**ends, "epoch": doc["epoch"], "revision": revision}
+            ctx.journal.record(SOURCE, events.ROUTE_CAS_LOST, actual_revision=cc.revision())
             call.sleep(POLL_S)
         raise StepError("could not publish the route: lost the compare-and-swap 5 times")
     finally:

@@ -34,6 +34,7 @@ from drills.yamlsource import (
     more_problems,
     parse,
     problems_error,
+    read_bytes,
     validate_document,
 )
 
@@ -51,14 +52,7 @@ def load_scenario(
     """Read, substitute and validate a scenario. `params` are `--param k=v` overrides;
     `require_secrets` makes a missing secret an error (running needs it, validating not)."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such scenario file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{p}: is a directory, expected a scenario YAML file") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    raw = read_bytes(p, "scenario file")
     text = decode_utf8(raw, str(p))
     return load_scenario_text(
         text, str(p), params=params, environ=environ, require_secrets=require_secrets, base=p.resolve().parent,
@@ -110,11 +104,8 @@ def _check_fault_specs(scenario: Scenario, smap: SourceMap) -> None:
     """Each `fault:` against the fault catalogue's own parameter rules (types, targets and
     the ranges Toxiproxy and the servers accept), so `drills validate` refuses what
     injecting would refuse; located at the offending key's value when there is one."""
-    from drills.runner.parts import optional
+    from drills.faults.catalogue import validate_spec
 
-    validate_spec = optional("drills.faults", "validate_spec")
-    if validate_spec is None:
-        return
     failures: list[tuple[str, str]] = []  # (where, what)
     for i, stage in enumerate(scenario.stages):
         for j, step in enumerate(stage.steps):

@@ -29,8 +29,9 @@ from pydantic import (
     model_validator,
 )
 
+from drills.durations import shown_value
 from drills.topology.spec import TopologySpec
-from drills.yamlsource import Duration, shown_value
+from drills.yamlsource import Duration
 
 DcName = Literal["dc1", "dc2"]
 CheckName = Literal["rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency", "split_brain"]
@@ -132,6 +133,7 @@ class ControllerSpec(Strict):
     edge_fencing: bool = Field(True, description="when the old primary cannot be set read-only (hung, unreachable), "
                                "cut its application and link service paths before promoting; off only to show why it matters")
     failover: str | None = Field(None, description="kind external: command run for a failover")
+    command_timeout: Duration = Field(60.0, gt=0, description="kind external: how long a command may take")
     switchover: str | None = Field(None, description="kind external: command run for a planned switchover")
     failback: str | None = Field(None, description="kind external: command run for a failback")
 

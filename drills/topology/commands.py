@@ -11,8 +11,8 @@ from typing import Any
 
 from drills.errors import EXIT_FAILED
 from drills.topology import local
+from drills.topology.provider import attach
 from drills.topology.spec import load_spec
-from drills.topology.state import Topology
 from drills.topology.status import status
 
 
@@ -55,7 +55,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    topo = Topology.load(_state_dir(args))
+    topo = attach(_state_dir(args))
     doc = status(topo)
     _print(doc, args.json)
     healthy = all(s.get("up") for s in doc["servers"].values()) and doc["routing"].get("up") and doc["toxiproxy"].get("up")

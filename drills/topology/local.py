@@ -18,7 +18,6 @@ import getpass
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -27,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,22 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from drills import masking
-from drills.config_center import ConfigCenter, default_document, routing_key, wait_until_ready
+from drills.config_center import routing_key, wait_until_ready
 from drills.errors import EnvironmentProblem, UserError
 from drills.filter_list import load as load_filter_list
 from drills.mysql import admin
+from drills.topology import baseline
 from drills.topology import processes as proc
+from drills.topology.provider import PROCESS_CONTROL
 from drills.topology.spec import TopologySpec
-from drills.topology.state import Credentials, ProcessState, ProxyState, ServerState, Topology
+from drills.topology.state import DCS, Credentials, Endpoint, ProxyState, ServerState, Topology
 
 SERVER_IDS = {"dc1": 1, "dc2": 2}
 STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+KILL_TIMEOUT = 5.0
+PROCESSES_FILE = "local.json"  # the local provider's own record: pids, command lines, data dirs
+COMPONENTS = ("dc1", "dc2", "etcd", "toxiproxy")
 
 
 def state_root() -> Path:
@@ -108,10 +114,10 @@ class _ServerKind:
             tmp.rename(tpl)
         return tpl
 
-    def argv(self, s: ServerState, spec: TopologySpec, base: Path) -> list[str]:
+    def argv(self, s: ServerState, p: Process, spec: TopologySpec, base: Path) -> list[str]:
         common = [
-            self.binary, "--no-defaults", f"--datadir={s.datadir}", f"--port={s.port}", "--bind-address=127.0.0.1",
-            f"--socket={s.socket}", f"--pid-file={base}/{s.name}/mysqld.pid", f"--log-error={base}/{s.name}/error.log",
+            self.binary, "--no-defaults", f"--datadir={p.datadir}", f"--port={s.port}", "--bind-address=127.0.0.1",
+            f"--socket={p.socket}", f"--pid-file={base}/{s.name}/mysqld.pid", f"--log-error={base}/{s.name}/error.log",
             f"--server-id={s.server_id}", "--log-bin=binlog", "--relay-log=relay-bin", "--binlog-format=ROW",
             f"--innodb-buffer-pool-size={spec.server.innodb_buffer_pool_size}", "--innodb-flush-log-at-trx-commit=2",
             "--sync-binlog=0", "--skip-name-resolve", "--max-connections=400", "--character-set-server=utf8mb4",
@@ -127,12 +133,225 @@ class _ServerKind:
         return common + list(spec.server.extra_args)
 
 
+# ---- the provider ---------------------------------------------------------------------------------
+
+@dataclass
+class Process:
+    """One process this provider started: how to start it again and how to recognise it."""
+
+    name: str
+    argv: list[str] = field(default_factory=list)
+    pid: int | None = None
+    datadir: str | None = None  # servers
+    socket: str | None = None  # servers: root's way in before our accounts exist
+
+
+class LocalProvider:
+    """Processes on this machine (`drills.topology.provider.TopologyProvider`)."""
+
+    name = "local"
+    capabilities = frozenset({PROCESS_CONTROL})
+
+    def state_root(self) -> Path:
+        return state_root()
+
+    def up(self, spec: TopologySpec, state_dir: Path, say: Callable[[str], None]) -> Topology:
+        return up(spec, state_dir, progress=say)
+
+    def attach(self, state_dir: Path) -> Topology:
+        return attach(state_dir)
+
+    def reset(self, topo: Topology, spec: TopologySpec | None = None) -> None:
+        if spec is None:
+            reset(topo)
+        else:
+            reset(topo, filter_list=spec.filter_list, schema=spec.schema_file, seed=spec.seed)
+
+    def down(self, state_dir: Path | None, *, keep: bool = False) -> dict[str, Any]:
+        return down(state_dir, keep=keep)
+
+
+def attach(state_dir: str | os.PathLike[str]) -> Topology:
+    """A handle on a running local topology, with control of its processes."""
+    topo = Topology.load(state_dir)
+    topo.process_control = LocalProcesses(topo)
+    return topo
+
+
+class LocalProcesses:
+    """Process control for a local topology (`drills.topology.provider.ProcessControl`).
+
+    Only processes of this topology are signalled: the pid is re-read from the state
+    directory (a heal or a reset may have restarted the process since the handle was
+    loaded) and must carry the state directory in its command line, so a reused pid of an
+    unrelated process is never touched. The targeted wait reaps only the pid it killed,
+    never any child (the runner's shell steps keep their exit codes)."""
+
+    def __init__(self, topo: Topology, processes: dict[str, Process] | None = None):
+        self.topo = topo
+        self.base = Path(topo.state_dir)
+        self._lock = threading.RLock()
+        self.processes = processes if processes is not None else load_processes(self.base)
+
+    # ---- bookkeeping -----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Adopt what is on disk: another handle (a fault's heal, a reset) may have restarted
+        a process since this one was loaded."""
+        on_disk = load_processes(self.base)
+        for name, p in on_disk.items():
+            if name in self.processes:
+                self.processes[name].pid = p.pid
+
+    def save(self) -> None:
+        save_processes(self.base, self.processes)
+
+    def pids(self) -> dict[str, int]:
+        self.refresh()
+        return {name: p.pid for name, p in self.processes.items() if p.pid}
+
+    def _get(self, target: str) -> Process:
+        if target not in self.processes:
+            raise EnvironmentProblem(f"{target} is not a process of this topology (known: {', '.join(self.processes)})")
+        return self.processes[target]
+
+    def check_running(self, target: str) -> int:
+        """Its pid, or an EnvironmentProblem saying it is not running (nothing is touched)."""
+        with self._lock:
+            self.refresh()
+            p = self._get(target)
+            if not proc.ours(p.pid, str(self.base)):
+                raise EnvironmentProblem(f"{target} is not running (pid {p.pid})",
+                                         hint="heal the fault that stopped it, or reset the topology")
+            return int(p.pid)  # type: ignore[arg-type]
+
+    # ---- the capability ----------------------------------------------------------------------------
+    def crash(self, target: str) -> dict[str, Any]:
+        pid = self.check_running(target)
+        os.kill(pid, signal.SIGKILL)
+        if not _wait_gone(pid, KILL_TIMEOUT):
+            raise EnvironmentProblem(f"{target} (pid {pid}) survived SIGKILL for {KILL_TIMEOUT:.0f}s")
+        return {"pid": pid}
+
+    def hang(self, target: str) -> dict[str, Any]:
+        pid = self.check_running(target)
+        os.kill(pid, signal.SIGSTOP)
+        if not _wait_state(pid, stopped=True, timeout=KILL_TIMEOUT):
+            raise EnvironmentProblem(f"{target} (pid {pid}) did not stop on SIGSTOP")
+        return {"pid": pid}
+
+    def resume(self, target: str) -> dict[str, Any]:
+        with self._lock:
+            self.refresh()
+            pid = self._get(target).pid
+            if pid and proc.ours(pid, str(self.base)):
+                os.kill(pid, signal.SIGCONT)
+                if not _wait_state(pid, stopped=False, timeout=KILL_TIMEOUT):
+                    raise EnvironmentProblem(f"{target} (pid {pid}) did not resume on SIGCONT")
+                return {"pid": pid}
+        return self.ensure_running(target)  # it died while stopped: start it again
+
+    def restart(self, target: str) -> dict[str, Any]:
+        pid = self.check_running(target)
+        t0 = time.monotonic()
+        out: dict[str, Any] = {"old_pid": pid}
+        os.kill(pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(pid, STOP_TIMEOUT):
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, KILL_TIMEOUT)
+            out["killed_after_s"] = STOP_TIMEOUT
+        out["new_pid"] = self.ensure_running(target)["pid"]
+        out["downtime_ms"] = int((time.monotonic() - t0) * 1000)
+        return out
+
+    def ensure_running(self, target: str) -> dict[str, Any]:
+        """Start a component again from its recorded command line if it is not running (after a
+        crash), resuming it if it was stopped (after a hang)."""
+        with self._lock:
+            self.refresh()
+            p = self._get(target)
+            marker = str(self.base)
+            if not proc.ours(p.pid, marker):
+                # the record may be stale (another handle restarted it): adopt a live instance of
+                # this component rather than start a second one on the same data directory
+                live = proc.pids_with_marker(self._instance_marker(p))
+                if live:
+                    p.pid = live[0]
+                    (self.base / "pids" / f"{target}.pid").write_text(str(p.pid))
+                    self.save()
+            if proc.ours(p.pid, marker):
+                os.kill(p.pid, signal.SIGCONT)  # type: ignore[arg-type] - harmless when running
+                return {"pid": p.pid}
+            popen = proc.start(p.argv, self.base / "logs" / f"{target}.log")
+            p.pid = popen.pid
+            (self.base / "pids" / f"{target}.pid").write_text(str(popen.pid))
+            self.save()
+        self._wait_ready(target, popen)
+        return {"pid": popen.pid, "started": True}
+
+    def _wait_ready(self, target: str, popen: subprocess.Popen[bytes]) -> None:
+        if target in self.topo.servers:
+            _wait_socket(self.topo.servers[target], self.processes[target], popen, self.topo).close()
+        elif target == "etcd":
+            wait_until_ready(self.topo.etcd.host, self.topo.etcd.port, STARTUP_TIMEOUT)
+        else:
+            api = self.topo.toxiproxy_api
+            proc.wait_port(api.host, api.port, STARTUP_TIMEOUT, proc=popen, what="toxiproxy-server")
+
+    def _instance_marker(self, p: Process) -> str:
+        """What only this component's command line contains (its data directory or config)."""
+        if p.datadir:
+            return f"--datadir={p.datadir}"
+        if p.name == "etcd":
+            return str(self.base / "etcd" / "data")
+        return str(self.base / "toxiproxy.json")
+
+
+def load_processes(base: Path) -> dict[str, Process]:
+    path = base / PROCESSES_FILE
+    if not path.exists():
+        return {}
+    raw = json.loads(path.read_text())
+    return {name: Process(**{k: v for k, v in d.items() if k in Process.__dataclass_fields__}) for name, d in raw.items()}
+
+
+def save_processes(base: Path, processes: dict[str, Process]) -> None:
+    tmp = base / (PROCESSES_FILE + ".tmp")
+    tmp.write_text(json.dumps({name: asdict(p) for name, p in processes.items()}, indent=2))
+    tmp.replace(base / PROCESSES_FILE)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Until every thread has exited (`is_alive` looks at all of them: a killed server's main
+    thread turns zombie while the others still hold its port and InnoDB lock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.reap([pid])
+        if not proc.is_alive(pid):
+            return True
+        time.sleep(0.005)
+    return not proc.is_alive(pid)
+
+
+def _wait_state(pid: int, *, stopped: bool, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = proc.process_state(pid)
+        if not state:
+            return not stopped
+        if (state in ("T", "t")) == stopped:
+            return True
+        time.sleep(0.005)
+    return False
+
+
 # ---- up ---------------------------------------------------------------------------------------
 
 def up(spec: TopologySpec | None = None, state_dir: str | os.PathLike[str] | None = None,
        progress: Callable[[str], None] | None = None) -> Topology:
-    """Start a complete topology and return its handle. On any failure, whatever was
-    started is stopped and the state directory removed before the error propagates."""
+    """Start a complete topology and return its handle (with control of its processes). On
+    any failure, whatever was started is stopped and the state directory removed before the
+    error propagates."""
     spec = spec or TopologySpec()
     base = Path(state_dir) if state_dir else default_state_dir()
     base = base.resolve()
@@ -183,13 +402,16 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
 
     tpl = kind.ensure_template()
     servers: dict[str, ServerState] = {}
-    for dc in ("dc1", "dc2"):
+    processes: dict[str, Process] = {}
+    for dc in DCS:
         d = base / dc
         d.mkdir(parents=True, exist_ok=True)
-        servers[dc] = ServerState(name=dc, host="127.0.0.1", port=ports[dc], server_id=SERVER_IDS[dc], datadir=str(d / "data"),
-                                  socket=_socket_path(base, dc), flavor=spec.flavor)
+        servers[dc] = ServerState(name=dc, host="127.0.0.1", port=ports[dc], server_id=SERVER_IDS[dc], flavor=spec.flavor,
+                                  version=kind.version_line)
+        processes[dc] = Process(dc, datadir=str(d / "data"), socket=_socket_path(base, dc))
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda s: shutil.copytree(tpl, s.datadir, ignore=shutil.ignore_patterns(".complete")), servers.values()))
+        list(pool.map(lambda p: shutil.copytree(tpl, p.datadir, ignore=shutil.ignore_patterns(".complete")),
+                      [processes[dc] for dc in DCS]))
 
     proxies = {
         "app:dc1": ProxyState("app:dc1", f"127.0.0.1:{ports['app:dc1']}", f"127.0.0.1:{ports['dc1']}"),
@@ -202,35 +424,38 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
     toxi_config.write_text(json.dumps([{"name": x.name, "listen": x.listen, "upstream": x.upstream, "enabled": True}
                                        for x in proxies.values()]))
     etcd_dir = base / "etcd"
-    etcd = ProcessState("etcd", "127.0.0.1", ports["etcd"], argv=[
+    processes["etcd"] = Process("etcd", argv=[
         proc.find_binary("etcd"), "--name", "drills", "--data-dir", str(etcd_dir / "data"),
         "--listen-client-urls", f"http://127.0.0.1:{ports['etcd']}", "--advertise-client-urls", f"http://127.0.0.1:{ports['etcd']}",
         "--listen-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
         "--initial-advertise-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
         "--initial-cluster", f"drills=http://127.0.0.1:{ports['etcd_peer']}", "--log-level", "warn", "--logger", "zap",
-    ], extra={"peer_port": ports["etcd_peer"]})
-    toxi = ProcessState("toxiproxy", "127.0.0.1", ports["toxiproxy"], argv=[
+    ])
+    processes["toxiproxy"] = Process("toxiproxy", argv=[
         proc.toxiproxy_binary(), "-host", "127.0.0.1", "-port", str(ports["toxiproxy"]), "-config", str(toxi_config)])
-    for s in servers.values():
-        s.argv = kind.argv(s, spec, base)
-        s.version = kind.version_line
+    for dc in DCS:
+        processes[dc].argv = kind.argv(servers[dc], processes[dc], spec, base)
 
     creds = Credentials("drills", secrets.token_urlsafe(18), "repl", secrets.token_urlsafe(18), "app", secrets.token_urlsafe(18),
                         root_password=secrets.token_urlsafe(18))
     masking.register(*creds_secrets(creds))
     topo = Topology(
         state_dir=base, provider="local", flavor=spec.flavor, app=spec.app, monitor=spec.monitor,
-        routing_key=routing_key(spec.app, spec.monitor), servers=servers, etcd=etcd, toxiproxy_api=toxi, proxies=proxies,
-        filter_list_file=str(spec.filter_list), schema_file=str(spec.schema_file), seed_file=str(spec.seed) if spec.seed else None,
+        routing_key=routing_key(spec.app, spec.monitor), servers=servers,
+        etcd=Endpoint("etcd", "127.0.0.1", ports["etcd"]), toxiproxy_api=Endpoint("toxiproxy", "127.0.0.1", ports["toxiproxy"]),
+        proxies=proxies, filter_list_file=str(spec.filter_list), schema_file=str(spec.schema_file),
+        seed_file=str(spec.seed) if spec.seed else None,
         retry={"times": spec.routing.retry.times, "delay_ms": spec.routing.retry.delay_ms}, credentials=creds,
     )
+    control = LocalProcesses(topo, processes)
+    topo.process_control = control
     # start everything at once; pid files first so a crash from here on is recoverable
     popens: dict[str, subprocess.Popen[bytes]] = {}
-    for name, argv in [("dc1", servers["dc1"].argv), ("dc2", servers["dc2"].argv), ("etcd", etcd.argv), ("toxiproxy", toxi.argv)]:
-        popens[name] = proc.start(argv, base / "logs" / f"{name}.log")
+    for name in COMPONENTS:
+        popens[name] = proc.start(processes[name].argv, base / "logs" / f"{name}.log")
         (base / "pids" / f"{name}.pid").write_text(str(popens[name].pid))
-    servers["dc1"].pid, servers["dc2"].pid = popens["dc1"].pid, popens["dc2"].pid
-    etcd.pid, toxi.pid = popens["etcd"].pid, popens["toxiproxy"].pid
+        processes[name].pid = popens[name].pid
+    control.save()
     topo.save()
     say(f"processes started ({time.monotonic() - t0:.2f}s)")
 
@@ -245,17 +470,15 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
         return run
 
     def prepare_server(dc: str) -> None:
-        s = servers[dc]
-        conn = _wait_socket(s, popens[dc])
+        """Only what needs root and the unix socket: our accounts. The rest is the baseline."""
+        conn = _wait_socket(servers[dc], processes[dc], popens[dc])
         try:
-            info = admin.server_info(conn)
-            s.version = info["version"]
+            servers[dc].version = admin.server_info(conn)["version"]
             _bootstrap_users(conn, creds)
-            _load_schema(conn, spec.schema_file, spec.seed, dc)
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=guarded(lambda d=dc: prepare_server(d))) for dc in ("dc1", "dc2")]
+    threads = [threading.Thread(target=guarded(lambda d=dc: prepare_server(d))) for dc in DCS]
     threads.append(threading.Thread(target=guarded(lambda: wait_until_ready("127.0.0.1", ports["etcd"], STARTUP_TIMEOUT))))
     threads.append(threading.Thread(target=guarded(
         lambda: proc.wait_port("127.0.0.1", ports["toxiproxy"], STARTUP_TIMEOUT, proc=popens["toxiproxy"], what="toxiproxy-server"))))
@@ -265,19 +488,9 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
         t.join()
     if errors:
         raise errors[0]
-    say(f"servers, etcd and toxiproxy answer ({time.monotonic() - t0:.2f}s)")
-
-    cc = ConfigCenter("127.0.0.1", ports["etcd"], topo.routing_key)
-    try:
-        cc.put(default_document("dc1", times=spec.routing.retry.times, delay_ms=spec.routing.retry.delay_ms))
-    finally:
-        cc.close()
-    _wait_proxies(topo)
-    _start_link(topo, source="dc1", replica="dc2")
-    _fence_standby(topo, "dc2")
-    _seed_synced(topo)
     topo.save()
-    _wait_replication(topo, "dc2", timeout=STARTUP_TIMEOUT)
+    say(f"servers, etcd and toxiproxy answer ({time.monotonic() - t0:.2f}s)")
+    baseline.establish(topo, timeout=STARTUP_TIMEOUT)
     say(f"replication dc1 -> dc2 running ({time.monotonic() - t0:.2f}s)")
     return topo
 
@@ -305,25 +518,25 @@ def creds_secrets(c: Credentials) -> list[str]:
     return [c.admin_password, c.repl_password, c.app_password, c.root_password]
 
 
-def _root(s: ServerState, topo: Topology | None = None, **kw: Any) -> pymysql.connections.Connection:
+def _root(p: Process, topo: Topology | None = None, **kw: Any) -> pymysql.connections.Connection:
     """root@localhost over the server's unix socket: the one account that may change accounts
     before ours exist. It has a random password from the first start on (kept with the others)."""
     password = topo.credentials.root_password if topo is not None and topo.credentials is not None else ""
-    return pymysql.connect(unix_socket=s.socket, user="root", password=password, autocommit=True,
+    return pymysql.connect(unix_socket=p.socket, user="root", password=password, autocommit=True,
                            client_flag=CLIENT.MULTI_STATEMENTS, **kw)
 
 
-def _wait_socket(s: ServerState, popen: subprocess.Popen[bytes] | None,
+def _wait_socket(s: ServerState, p: Process, popen: subprocess.Popen[bytes] | None,
                  topo: Topology | None = None) -> pymysql.connections.Connection:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     last = ""
     while time.monotonic() < deadline:
         if popen is not None and popen.poll() is not None:
             raise EnvironmentProblem(f"{s.name}: server exited during start-up (code {popen.returncode}): "
-                                     f"{_error_log_tail(Path(s.datadir).parent / 'error.log')}")
-        if os.path.exists(s.socket):
+                                     f"{_error_log_tail(Path(p.datadir or '').parent / 'error.log')}")
+        if p.socket and os.path.exists(p.socket):
             try:
-                return _root(s, topo, connect_timeout=2)
+                return _root(p, topo, connect_timeout=2)
             except pymysql.err.OperationalError as exc:
                 last = str(exc.args[0]) if exc.args else ""
         time.sleep(0.02)
@@ -362,127 +575,14 @@ def _bootstrap_users(conn: pymysql.connections.Connection, c: Credentials) -> No
             cur.execute("ALTER USER 'root'@'localhost' IDENTIFIED BY %s", (c.root_password,))
 
 
-def _exec_script(conn: pymysql.connections.Connection, sql: str) -> None:
-    with conn.cursor() as cur:
-        cur.execute(sql)
-        while cur.nextset():
-            pass
-
-
-def _seed_sections(path: str | Path | None) -> dict[str, str]:
-    if not path:
-        return {}
-    sections: dict[str, list[str]] = {}
-    current = "synced"
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        m = re.match(r"^--\s*@(\w+)\s*$", line)
-        if m:
-            current = m.group(1)
-            continue
-        sections.setdefault(current, []).append(line)
-    return {k: "\n".join(v) for k, v in sections.items()}
-
-
-def _for_dc(sql: str, dc: str) -> str:
-    return sql.replace("{dc}", dc).replace("{dcn}", dc[-1]).replace("{dc_is_dc1}", "1" if dc == "dc1" else "0")
-
-
-def _load_schema(conn: pymysql.connections.Connection, schema: str | Path, seed: str | Path | None, dc: str) -> None:
-    """Schema on this side, unlogged (each side creates its own: DDL on filtered tables is
-    filtered too), plus the per-side seed rows of filtered tables."""
-    schema = Path(schema)
-    try:
-        _exec_script(conn, "SET SESSION sql_log_bin = 0;\n" + schema.read_text(encoding="utf-8"))
-        each = _seed_sections(seed).get("each")
-        if each and each.strip():
-            _exec_script(conn, "SET SESSION sql_log_bin = 0;\n" + _for_dc(each, dc))
-    except pymysql.err.MySQLError as exc:
-        raise UserError(f"{dc}: loading {schema.name} failed: {exc.args[-1] if exc.args else exc}") from None
-    finally:
-        with conn.cursor() as cur:
-            cur.execute("SET SESSION sql_log_bin = 1")
-
-
-def _seed_synced(topo: Topology) -> None:
-    synced = _seed_sections(topo.seed_file).get("synced")
-    if synced and synced.strip():
-        # through the socket as root: seed rows replicate like any application write
-        conn = _root(topo.servers["dc1"], topo)
-        try:
-            _exec_script(conn, synced)
-        finally:
-            conn.close()
-
-
-def _wait_proxies(topo: Topology, timeout: float = 5.0) -> None:
-    tp = topo.toxiproxy()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if set(tp.proxies()) >= set(topo.proxies):
-                return
-        except UserError:
-            pass
-        time.sleep(0.02)
-    raise EnvironmentProblem("toxiproxy-server did not create the proxies from its config")
-
-
-def _start_link(topo: Topology, *, source: str, replica: str) -> None:
-    host, port = topo.link_address(source, replica)
-    assert topo.credentials is not None
-    conn = topo.connect(replica)
-    try:
-        admin.configure_replica(conn, host, port, topo.credentials.repl_user, topo.credentials.repl_password,
-                                topo.declared_filters.as_filters())
-    finally:
-        conn.close()
-
-
-def _fence_standby(topo: Topology, dc: str) -> None:
-    """The standby starts read-only, as in the source documents: its application may read but
-    not write until a switch promotes it (the replication thread still applies)."""
-    conn = topo.connect(dc)
-    try:
-        admin.set_read_only(conn, True)
-    finally:
-        conn.close()
-
-
-def _wait_replication(topo: Topology, replica: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    conn = topo.connect(replica)
-    try:
-        status = None
-        while time.monotonic() < deadline:
-            status = admin.replica_status(conn)
-            if status and status.io_running and status.sql_running:
-                src = topo.connect(topo.other(replica))
-                try:
-                    gtid = admin.gtid_executed(src)
-                finally:
-                    src.close()
-                if admin.wait_for_gtid(conn, gtid, max(0.1, deadline - time.monotonic())):
-                    return
-            if status and status.last_sql_error:
-                break
-            time.sleep(0.02)
-        detail = (status.last_io_error or status.last_sql_error or status.io_state) if status else "not configured"
-        raise EnvironmentProblem(f"replication to {replica} did not start: {detail}")
-    finally:
-        conn.close()
-
-
 # ---- reset (tests and runs that share one topology) -------------------------------------------------------------
 
 def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
           schema: str | os.PathLike[str] | None = None, seed: str | os.PathLike[str] | None = None) -> None:
-    """Back to the baseline of `up`: all processes running, proxies as created with no toxics,
-    schema and seed reloaded, binlogs and GTID state cleared, replication dc1 -> dc2 with the
-    declared filters, dc2 read-only, routing document active=dc1 epoch=1.
+    """Back to the baseline of `up`: all processes running, then `baseline.establish`.
 
     `filter_list`, `schema` and `seed` replace the topology's own from now on (recorded in
     state.json), so scenarios that differ only in those can share one running topology."""
-    topo.refresh_pids()  # before any save: a fault may have restarted a process since `topo` was loaded
     changes = {"filter_list_file": filter_list, "schema_file": schema, "seed_file": seed}
     for attr, value in changes.items():
         if value is not None:
@@ -494,75 +594,10 @@ def reset(topo: Topology, *, filter_list: str | os.PathLike[str] | None = None,
         topo._filters = None
     if any(v is not None for v in changes.values()):
         topo.save()
-    for name in ("dc1", "dc2", "etcd", "toxiproxy"):
-        ensure_running(topo, name)
-    tp = topo.toxiproxy()
-    for name, px in topo.proxies.items():
-        try:
-            tp.delete_proxy(name)
-        except UserError:
-            pass
-        tp.create_proxy(name, px.listen, px.upstream)
-    conns = {dc: _root(topo.servers[dc], topo, connect_timeout=5) for dc in ("dc1", "dc2")}
-    try:
-        for conn in conns.values():
-            admin.reset_replica(conn)
-            admin.set_read_only(conn, False)
-        for dc, conn in conns.items():
-            _exec_script(conn, "SET SESSION sql_log_bin = 0; DROP DATABASE IF EXISTS app; DROP DATABASE IF EXISTS bi; "
-                               "DROP DATABASE IF EXISTS percona; DROP DATABASE IF EXISTS drills_canary; RESET MASTER; "
-                               "SET GLOBAL gtid_slave_pos = '';")
-            _load_schema(conn, topo.schema_file, topo.seed_file, dc)
-    finally:
-        for conn in conns.values():
-            conn.close()
-    cc = topo.config_center()
-    try:
-        cc.put(default_document("dc1", times=topo.retry.get("times", 3), delay_ms=topo.retry.get("delay_ms", 5000)))
-    finally:
-        cc.close()
-    _start_link(topo, source="dc1", replica="dc2")
-    _fence_standby(topo, "dc2")
-    _seed_synced(topo)
-    _wait_replication(topo, "dc2", timeout=STARTUP_TIMEOUT)
-
-
-def ensure_running(topo: Topology, name: str) -> int:
-    """Start a component again from its recorded command line if it is not running (after a
-    crash fault), resuming it if it was stopped (after a hang fault). Returns its pid."""
-    state = topo.servers.get(name) or {"etcd": topo.etcd, "toxiproxy": topo.toxiproxy_api}[name]
-    marker = str(topo.state_dir)
-    if not proc.ours(state.pid, marker):
-        # state.json may be stale (another handle restarted it): adopt a live instance of this
-        # component rather than start a second one on the same data directory
-        live = proc.pids_with_marker(_instance_marker(topo, name))
-        if live:
-            state.pid = live[0]
-            (topo.state_dir / "pids" / f"{name}.pid").write_text(str(state.pid))
-            topo.save()
-    if proc.ours(state.pid, marker):
-        os.kill(state.pid, signal.SIGCONT)  # harmless when running; resumes a hung process
-        return state.pid  # type: ignore[return-value]
-    popen = proc.start(state.argv, topo.state_dir / "logs" / f"{name}.log")
-    state.pid = popen.pid
-    (topo.state_dir / "pids" / f"{name}.pid").write_text(str(popen.pid))
-    topo.save()
-    if name in topo.servers:
-        _wait_socket(topo.servers[name], popen, topo).close()
-    elif name == "etcd":
-        wait_until_ready(state.host, state.port, STARTUP_TIMEOUT)
-    else:
-        proc.wait_port(state.host, state.port, STARTUP_TIMEOUT, proc=popen, what="toxiproxy-server")
-    return popen.pid
-
-
-def _instance_marker(topo: Topology, name: str) -> str:
-    """What only this component's command line contains (its data directory or config)."""
-    if name in topo.servers:
-        return f"--datadir={topo.servers[name].datadir}"
-    if name == "etcd":
-        return str(topo.state_dir / "etcd" / "data")
-    return str(topo.state_dir / "toxiproxy.json")
+    control = topo.process_control if isinstance(topo.process_control, LocalProcesses) else LocalProcesses(topo)
+    for name in COMPONENTS:
+        control.ensure_running(name)
+    baseline.establish(topo, timeout=STARTUP_TIMEOUT)
 
 
 # ---- down ---------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class ServerTuning(_Strict):
 
 
 class TopologySpec(_Strict):
+    provider: Literal["local"] = Field("local", description="who runs the topology (drills.topology.provider)")
     app: str = Field("mall", pattern=r"^[A-Za-z0-9_.-]+$")
     monitor: str = Field("mysql-monitor", pattern=r"^[A-Za-z0-9_.-]+$")
     flavor: Literal["mariadb", "mysql"] = "mariadb"

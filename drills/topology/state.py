@@ -1,5 +1,10 @@
 """A handle on a running topology: where everything is, and how to reach it.
 
+Made of endpoints and credentials only — whoever runs the servers (this machine's
+processes, containers, someone else's environment) is the provider's business
+(`drills.topology.provider`); a provider that can crash, hang and restart them hands the
+handle a `process_control`, and only then are process faults possible.
+
 Written by a provider when the topology is up (`state.json`, plus `credentials.json` kept
 apart with mode 0600 so that nothing which copies or prints the state leaks a password).
 Everything else in the harness reaches the servers through this handle, on one of two
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pymysql
+from pymysql.constants import CLIENT
 
 from drills import masking
 from drills.errors import EnvironmentProblem
@@ -32,26 +38,23 @@ LINK_PROXY = {("dc1", "dc2"): "link:dc1->dc2", ("dc2", "dc1"): "link:dc2->dc1"}
 
 @dataclass
 class ServerState:
+    """One database server: where it answers on the observer path."""
+
     name: str
     host: str
     port: int
     server_id: int
-    datadir: str
-    socket: str
-    pid: int | None = None
-    argv: list[str] = field(default_factory=list)
     flavor: str = "mariadb"
     version: str = ""
 
 
 @dataclass
-class ProcessState:
+class Endpoint:
+    """etcd's client endpoint, Toxiproxy's API."""
+
     name: str
     host: str
     port: int
-    pid: int | None = None
-    argv: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,8 +91,8 @@ class Topology:
     monitor: str
     routing_key: str
     servers: dict[str, ServerState]
-    etcd: ProcessState
-    toxiproxy_api: ProcessState
+    etcd: Endpoint
+    toxiproxy_api: Endpoint
     proxies: dict[str, ProxyState]
     filter_list_file: str
     schema_file: str
@@ -97,8 +100,15 @@ class Topology:
     retry: dict[str, int]
     credentials: Credentials | None = None
     _filters: FilterList | None = field(default=None, repr=False)
+    # crash / hang / restart of its processes, when the provider offers it (never persisted)
+    process_control: Any = field(default=None, repr=False, compare=False)
 
     # ---- persistence -------------------------------------------------------------------------
+    @staticmethod
+    def exists(state_dir: str | os.PathLike[str]) -> bool:
+        """Whether a provider recorded a topology in `state_dir`."""
+        return (Path(state_dir) / "state.json").exists()
+
     @classmethod
     def load(cls, state_dir: str | os.PathLike[str]) -> Topology:
         d = Path(state_dir)
@@ -120,9 +130,9 @@ class Topology:
             app=raw["app"],
             monitor=raw["monitor"],
             routing_key=raw["routing_key"],
-            servers={k: ServerState(**v) for k, v in raw["servers"].items()},
-            etcd=ProcessState(**raw["etcd"]),
-            toxiproxy_api=ProcessState(**raw["toxiproxy"]),
+            servers={k: ServerState(**_fields(ServerState, v)) for k, v in raw["servers"].items()},
+            etcd=Endpoint(**_fields(Endpoint, raw["etcd"])),
+            toxiproxy_api=Endpoint(**_fields(Endpoint, raw["toxiproxy"])),
             proxies={k: ProxyState(**v) for k, v in raw["proxies"].items()},
             filter_list_file=raw["filter_list_file"],
             schema_file=raw["schema_file"],
@@ -181,13 +191,16 @@ class Topology:
         """Where `replica`'s IO thread connects to reach `source` (through Toxiproxy)."""
         return _split(self._proxy(self.link_proxy_name(source, replica)).listen)
 
-    def source_behind(self, port: int) -> str | None:
-        """The DC a replica reaches on `port` (the source port its replica status reports):
-        through a link proxy normally, or a server's own port if it was pointed there directly."""
+    def source_behind(self, host: str, port: int) -> str | None:
+        """The DC a replica reaches at `host:port` (the source its replica status reports):
+        through a link proxy normally, or a server's own address if it was pointed there
+        directly. Host and port both: two remote servers may both listen on 3306."""
+        where = (_host(host), int(port))
         for name, px in self.proxies.items():
-            if name.startswith("link:") and _split(px.listen)[1] == port:
+            listen_host, listen_port = _split(px.listen)
+            if name.startswith("link:") and (_host(listen_host), listen_port) == where:
                 return name[len("link:"):].split("->")[0]
-        return next((dc for dc, s in self.servers.items() if s.port == port), None)
+        return next((dc for dc, s in self.servers.items() if (_host(s.host), s.port) == where), None)
 
     def etcd_address(self, via: Via = "observer") -> tuple[str, int]:
         if via == "service":
@@ -200,32 +213,14 @@ class Topology:
         except KeyError:
             raise EnvironmentProblem(f"no proxy named {name!r}; known: {', '.join(sorted(self.proxies))}") from None
 
-    def refresh_pids(self) -> None:
-        """Adopt the pids recorded on disk: another handle (a fault's heal, a reset) may have
-        restarted a process since this one was loaded."""
-        if not (self.state_dir / "state.json").exists():
-            return
-        on_disk = Topology.load(self.state_dir)
-        for name, server in on_disk.servers.items():
-            if name in self.servers:
-                self.servers[name].pid = server.pid
-        self.etcd.pid, self.toxiproxy_api.pid = on_disk.etcd.pid, on_disk.toxiproxy_api.pid
-
-    def pids(self) -> dict[str, int]:
-        out = {k: s.pid for k, s in self.servers.items() if s.pid}
-        if self.etcd.pid:
-            out["etcd"] = self.etcd.pid
-        if self.toxiproxy_api.pid:
-            out["toxiproxy"] = self.toxiproxy_api.pid
-        return out
-
     def secrets(self) -> list[str]:
         c = self.credentials
         return [p for p in (c.admin_password, c.repl_password, c.app_password, c.root_password) if p] if c else []
 
     # ---- clients -------------------------------------------------------------------------------
     def connect(self, dc: str, *, via: Via = "observer", role: Role = "admin", database: str | None = None,
-                timeout: float = 5.0, read_timeout: float | None = None, autocommit: bool = True) -> pymysql.connections.Connection:
+                timeout: float = 5.0, read_timeout: float | None = None, autocommit: bool = True,
+                multi_statements: bool = False) -> pymysql.connections.Connection:
         """A new connection to `dc`. Observer path by default; `via="service"` goes through the
         application's proxy. Role `app` has DML rights only, so `read_only` fences it."""
         if self.credentials is None:
@@ -236,7 +231,7 @@ class Topology:
             return pymysql.connect(
                 host=host, port=port, user=user, password=password, database=database,
                 connect_timeout=timeout, read_timeout=read_timeout, write_timeout=read_timeout,
-                autocommit=autocommit, charset="utf8mb4",
+                autocommit=autocommit, charset="utf8mb4", client_flag=CLIENT.MULTI_STATEMENTS if multi_statements else 0,
             )
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else "?"
@@ -279,3 +274,14 @@ class Topology:
 def _split(addr: str) -> tuple[str, int]:
     host, port = addr.rsplit(":", 1)
     return host, int(port)
+
+
+def _host(host: str) -> str:
+    """One spelling per address: a replica may report `localhost` for 127.0.0.1."""
+    return "127.0.0.1" if host in ("localhost", "::1") else host
+
+
+def _fields(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """The keys `cls` knows (a state.json written by an older version may carry more)."""
+    names = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    return {k: v for k, v in raw.items() if k in names}

@@ -19,7 +19,9 @@ from drills.topology.state import Topology
 
 def server_status(topo: Topology, dc: str) -> dict[str, Any]:
     s = topo.servers[dc]
-    out: dict[str, Any] = {"up": False, "flavor": s.flavor, "version": s.version, "host": s.host, "port": s.port, "pid": s.pid}
+    out: dict[str, Any] = {"up": False, "flavor": s.flavor, "version": s.version, "host": s.host, "port": s.port}
+    if topo.process_control is not None:
+        out["pid"] = topo.process_control.pids().get(dc)
     try:
         conn = topo.connect(dc, via="observer", timeout=1.0, read_timeout=3.0)
     except UserError as exc:
@@ -32,7 +34,7 @@ def server_status(topo: Topology, dc: str) -> dict[str, Any]:
         rs = admin.replica_status(conn)
         if rs is not None:
             out["replication"] = {
-                "source": topo.source_behind(rs.source_port),
+                "source": topo.source_behind(rs.source_host, rs.source_port),
                 "source_address": f"{rs.source_host}:{rs.source_port}",
                 "io_running": rs.io_running,
                 "io_state": rs.io_state,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from drills.scenario.model import WorkloadSpec
 from drills.workload.external import ExternalWorkload, NoWorkload
 from drills.workload.orders import OrdersWorkload
-from drills.workload.settings import WorkloadSettings
 
 
 class Workload(Protocol):
@@ -21,13 +21,13 @@ class Workload(Protocol):
     def stop(self) -> dict[str, int]: ...
 
 
-def make_workload(spec: Any, topo: Any, journal: Any, run_dir: str | Path) -> Workload:
-    settings = WorkloadSettings.from_spec(spec)
-    if settings.kind == "external":
-        return ExternalWorkload(settings, topo, journal, run_dir)
-    if settings.kind == "none":
+def make_workload(spec: WorkloadSpec, topo: Any, journal: Any, run_dir: str | Path) -> Workload:
+    """The scenario's workload: the reference order writer, the user's own, or none."""
+    if spec.kind == "external":
+        return ExternalWorkload(spec, topo, journal, run_dir)
+    if spec.kind == "none":
         return NoWorkload()
-    return OrdersWorkload(settings, topo, journal, run_dir)
+    return OrdersWorkload(spec, topo, journal, run_dir)
 
 
-__all__ = ["Workload", "WorkloadSettings", "make_workload"]
+__all__ = ["Workload", "make_workload"]

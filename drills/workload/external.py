@@ -18,20 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from drills import events
+from drills.record import LEDGER_FILE
+from drills.scenario.model import WorkloadSpec
 from drills.topology.processes import stop_group
 from drills.workload.ledger import outcome_counts, read_ledger
-from drills.workload.settings import WorkloadSettings
 
 SOURCE = "workload"
 
 
 class ExternalWorkload:
-    def __init__(self, settings: WorkloadSettings, topo: Any, journal: Any, run_dir: str | Path):
+    def __init__(self, settings: WorkloadSpec, topo: Any, journal: Any, run_dir: str | Path):
         self.settings = settings
         self.topo = topo
         self.journal = journal
         self.run_dir = Path(run_dir)
-        self.ledger_path = self.run_dir / "ledger.jsonl"
+        self.ledger_path = self.run_dir / LEDGER_FILE
         self.user_ledger = Path(settings.ledger) if settings.ledger else self.ledger_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = None

@@ -22,6 +22,8 @@ import pymysql
 
 from drills import events
 from drills.errors import EnvironmentProblem
+from drills.record import LEDGER_FILE
+from drills.scenario.model import WorkloadSpec
 from drills.workload.ledger import LedgerWriter
 from drills.workload.routing import ClientRoute, RouteView
 from drills.workload.sequence import (
@@ -31,7 +33,6 @@ from drills.workload.sequence import (
     SegmentAllocator,
     segment_from_high_water,
 )
-from drills.workload.settings import WorkloadSettings
 
 SOURCE = "workload"
 INSERT_ORDER_SQL = ("INSERT INTO app.orders (id, buyer_id, amount, dc, epoch, client_ts, token) "
@@ -99,7 +100,7 @@ class _Worker:
 
 
 class OrdersWorkload:
-    def __init__(self, settings: WorkloadSettings, topo: Any, journal: Any, run_dir: str | Path):
+    def __init__(self, settings: WorkloadSpec, topo: Any, journal: Any, run_dir: str | Path):
         self.settings = settings
         self.topo = topo
         self.journal = journal
@@ -118,7 +119,7 @@ class OrdersWorkload:
     def start(self) -> None:
         if self._threads:
             return
-        self.ledger = LedgerWriter(self.run_dir / "ledger.jsonl")
+        self.ledger = LedgerWriter(self.run_dir / LEDGER_FILE)
         self.router.start()
         s = self.settings
         self.journal.record(SOURCE, events.WORKLOAD_START, kind=s.kind, workers=s.workers, rate=s.rate,

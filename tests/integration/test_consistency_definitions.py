@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.checks import consistency
+from drills.observe import consistency
 
 pytestmark = pytest.mark.integration
 

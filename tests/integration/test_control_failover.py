@@ -13,6 +13,7 @@ import pytest
 from drills.control import ControllerError, make_controller
 from drills.journal import Journal, read, verify
 from drills.mysql import admin
+from drills.scenario.model import ControllerSpec, WorkloadSpec
 from drills.workload import make_workload
 from drills.workload.ledger import read_ledger
 
@@ -64,8 +65,8 @@ def route(topo: Any) -> dict[str, Any]:
 def test_port_change_on_dc1_fails_over_within_the_probe_budget_and_writes_continue_on_dc2(
         clean_topology: Any, journal: Journal, heal_proxies: Any, tmp_path: Path) -> None:
     topo = clean_topology
-    ctl = make_controller({"probe": PROBE, "block_period": 30.0}, topo, journal)
-    wl = make_workload({"kind": "orders", "rate": 200, "workers": 4, "retry_delay": 0.5}, topo, journal, tmp_path)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE, "block_period": 30.0}), topo, journal)
+    wl = make_workload(WorkloadSpec.model_validate({"kind": "orders", "rate": 200, "workers": 4, "retry_delay": 0.5}), topo, journal, tmp_path)
     ctl.start()
     wl.start()
     try:
@@ -111,7 +112,7 @@ def test_switchover_and_failback_reverse_the_link_with_the_same_filter_list(
         clean_topology: Any, journal: Journal) -> None:
     topo = clean_topology
     declared = topo.declared_filters.as_filters()
-    ctl = make_controller({"probe": PROBE}, topo, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE}), topo, journal)
     ctl.switchover("dc2")
     assert route(topo)["active"] == "dc2" and route(topo)["epoch"] == 2
     dc1 = topo.connect("dc1")
@@ -146,7 +147,7 @@ def test_switchover_and_failback_reverse_the_link_with_the_same_filter_list(
 def test_failback_after_an_unplanned_failover_rejoins_the_old_primary_first(
         clean_topology: Any, journal: Journal, heal_proxies: Any) -> None:
     topo = clean_topology
-    ctl = make_controller({"probe": PROBE}, topo, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE}), topo, journal)
     ctl.failover("dc2")  # manual, unplanned: dc1 is left standing alone
     ctl.failback()
     assert route(topo)["active"] == "dc1" and route(topo)["epoch"] == 3
@@ -162,7 +163,7 @@ def test_failback_after_an_unplanned_failover_rejoins_the_old_primary_first(
 def test_anti_flapping_blocks_a_second_automatic_failover_within_the_block_period(
         clean_topology: Any, journal: Journal, heal_proxies: Any) -> None:
     topo = clean_topology
-    ctl = make_controller({"probe": PROBE, "block_period": 30.0}, topo, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE, "block_period": 30.0}), topo, journal)
     ctl.start()
     try:
         heal_proxies.update_proxy("app:dc1", enabled=False)
@@ -188,7 +189,7 @@ def test_an_unreachable_primary_is_cut_off_then_fenced_over_the_management_path(
     its service paths are cut before dc2 is promoted, it is set read-only over the management
     path as soon as it answers there, and only then are its paths given back."""
     topo = clean_topology
-    ctl = make_controller({"probe": PROBE}, topo, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE}), topo, journal)
     ctl.start()
     try:
         heal_proxies.update_proxy("app:dc1", enabled=False)
@@ -209,7 +210,7 @@ def test_an_unreachable_primary_is_cut_off_then_fenced_over_the_management_path(
 def test_without_edge_fencing_the_old_primary_is_fenced_only_when_it_comes_back(
         clean_topology: Any, journal: Journal, heal_proxies: Any) -> None:
     topo = clean_topology
-    ctl = make_controller({"probe": PROBE, "edge_fencing": False}, topo, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE, "edge_fencing": False}), topo, journal)
     ctl.start()
     try:
         heal_proxies.update_proxy("app:dc1", enabled=False)
@@ -232,7 +233,7 @@ def test_promotion_guard_refuses_a_lagging_survivor_unless_forced(clean_topology
     with dc1.cursor() as cur:
         cur.execute("INSERT INTO app.customers (id, name) VALUES (100, 'lagging')")
     dc1.close()
-    ctl = make_controller({"probe": PROBE, "max_lag": 0.0, "lag_wait": 0.3}, topo, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE, "max_lag": 0.0, "lag_wait": 0.3}), topo, journal)
     with pytest.raises(ControllerError, match="did not complete"):
         ctl.failover("dc2")
     refused = [e["payload"] for e in kinds(journal) if e["kind"] == "failover.refused"]
@@ -250,7 +251,7 @@ def test_a_stale_controllers_compare_and_swap_loses(clean_topology: Any, journal
         stale = cc.read()
         newer = {**stale.document, "active": "dc2", "epoch": stale.document["epoch"] + 1}
         assert cc.compare_and_swap(newer, stale.revision) is not None
-        ctl = make_controller({"probe": PROBE}, topo, journal)
+        ctl = make_controller(ControllerSpec.model_validate({"probe": PROBE}), topo, journal)
         assert ctl.publish_route(stale, "dc2") is None
         now = cc.read()
     finally:
@@ -273,7 +274,7 @@ def test_external_controller_runs_the_users_script_and_the_switch_is_observed(
         "\"retry\": {\"times\": 3, \"delay_ms\": 5000}}'\n"
         "echo switched from $DRILLS_FROM to $DRILLS_TO\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    ctl = make_controller({"kind": "external", "failover": str(script)}, topo, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"kind": "external", "failover": str(script)}), topo, journal)
     ctl.start()
     ctl.failover(None, force=False)
     ctl.stop()
@@ -287,16 +288,27 @@ def test_external_controller_runs_the_users_script_and_the_switch_is_observed(
 
 def test_external_controller_failure_is_reported_not_raised_as_a_traceback(
         clean_topology: Any, journal: Journal) -> None:
-    ctl = make_controller({"kind": "external", "failover": "echo nope >&2; exit 3"}, clean_topology, journal)
+    ctl = make_controller(ControllerSpec.model_validate({"kind": "external", "failover": "echo nope >&2; exit 3"}), clean_topology, journal)
     with pytest.raises(ControllerError, match="exit status 3"):
         ctl.failover()
     end = [e["payload"] for e in kinds(journal) if e["kind"] == "failover.end"][0]
     assert end["ok"] is False and "nope" in end["output"] and end["route"]["active"] == "dc1"
 
 
-def test_manual_controller_writes_the_routing_key_like_an_operator(clean_topology: Any, journal: Journal) -> None:
-    ctl = make_controller({"kind": "none"}, clean_topology, journal)
-    ctl.switchover("dc2")
-    assert route(clean_topology)["active"] == "dc2" and route(clean_topology)["epoch"] == 2
-    published = [e["payload"] for e in kinds(journal) if e["kind"] == "route.published"]
-    assert published[0]["by"] == "operator"
+def test_without_a_controller_a_route_step_writes_the_routing_key_like_an_operator(
+        clean_topology: Any, tmp_path: Path) -> None:
+    """`controller: {kind: none}` builds no controller; a `route:` step publishes the successor
+    document by compare-and-swap, as an operator with etcdctl would (one function for every
+    route change: drills.config_center.successor_document)."""
+    from drills.runner import run_scenario
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: by-hand\nstages: [{name: a, steps: [{route: {active: dc2}}]}]\n"
+                        "objectives: {checks: {not_judged: {rto: by hand, rpo: by hand, sequence_continuity: no load, "
+                        "split_brain: no load, filter_tables: no link observed after the switch}}}\n")
+    result = run_scenario(scenario, out_dir=tmp_path / "run", state_dir=clean_topology.state_dir, record_history=False)
+    published = [e["payload"] for e in read(tmp_path / "run" / "journal.jsonl") if e["kind"] == "route.published"]
+    assert [(p["to"], p["epoch"], p["by"]) for p in published] == [("dc2", 2, "operator")]
+    assert route(clean_topology)["active"] == "dc2", result["reasons"]
+    with pytest.raises(ValueError, match="kind none has no controller"):
+        make_controller(ControllerSpec(kind="none"), clean_topology, None)

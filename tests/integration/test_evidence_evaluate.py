@@ -8,7 +8,8 @@ import pytest
 
 from drills import events as ev
 from drills import journal as journal_mod
-from drills.checks import evaluate
+from drills.runner.judging import evaluate
+from drills.scenario.model import Scenario
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +18,8 @@ def test_evaluate_on_an_idle_topology(clean_topology, tmp_path: Path) -> None:
     run = tmp_path / "run"
     with journal_mod.Journal(run / "journal.jsonl", secrets=clean_topology.secrets()) as j:
         j.record("observer", ev.ROUTE_CHANGED, active="dc1", epoch=1, revision=1)
-        verdicts = {v["name"]: v for v in evaluate(run, {"objectives": {"rto": "5s"}}, clean_topology, j)}
+        scenario = Scenario.model_validate({"name": "idle", "objectives": {"rto": "5s"}})
+        verdicts = {v["name"]: v for v in evaluate(run, scenario, clean_topology, j)}
     assert verdicts["filter_tables"]["status"] == "passed", verdicts["filter_tables"]["summary"]
     consistency = verdicts["data_consistency"]
     assert consistency["status"] in ("passed", "unknown")  # unknown only if the engine is not there yet

@@ -20,11 +20,10 @@ from drills import events
 from drills.config_center import ConfigCenterError
 from drills.errors import EnvironmentProblem
 from drills.faults import ActiveFaults, Fault, FaultError, make_fault
-from drills.faults.process import process_state
 from drills.journal import Journal, read, verify
 from drills.mysql import admin
 from drills.topology import Topology
-from drills.topology.processes import is_alive
+from drills.topology.processes import is_alive, process_state
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +50,7 @@ def drill(clean_topology: Topology, tmp_path: Path) -> Iterator[Drill]:
     finally:
         report = d.faults.heal_all()
         journal.close()
-        pids = Topology.load(clean_topology.state_dir).pids()
+        pids = clean_topology.process_control.pids()
         stopped = {name: pid for name, pid in pids.items() if process_state(pid) in ("T", "t")}
         assert report.ok, report.summary()
         assert not stopped, f"processes left stopped: {stopped}"
@@ -259,7 +258,7 @@ def test_link_down_stops_replication_until_healed(drill: Drill) -> None:
 def test_crash_kills_the_replica_and_heal_restarts_it_replicating(drill: Drill) -> None:
     topo = drill.topo
     server = topo.servers["dc2"]
-    old_pid = server.pid
+    old_pid = topo.process_control.pids()["dc2"]
     fault = drill.inject(type="crash", target="dc2")
     assert not is_alive(old_pid)
     assert _refused(server.host, server.port)
@@ -267,7 +266,7 @@ def test_crash_kills_the_replica_and_heal_restarts_it_replicating(drill: Drill) 
         topo.connect("dc2", timeout=1)
 
     fault.heal()
-    new_pid = Topology.load(topo.state_dir).servers["dc2"].pid
+    new_pid = topo.process_control.pids()["dc2"]
     assert new_pid != old_pid and is_alive(new_pid)
     status = _wait_replica(topo, lambda s: s.io_running and s.sql_running)
     assert status.io_running and status.sql_running
@@ -322,7 +321,7 @@ def test_hang_makes_queries_time_out_and_heal_resumes(drill: Drill) -> None:
 
 def test_restart_is_instantaneous_and_leaves_replication_running(drill: Drill) -> None:
     topo = drill.topo
-    old_pid = topo.servers["dc2"].pid
+    old_pid = topo.process_control.pids()["dc2"]
     fault = drill.inject(type="restart", target="dc2")
     assert not fault.active and drill.faults.active() == []
     assert not is_alive(old_pid) and fault.details["new_pid"] != old_pid and is_alive(fault.details["new_pid"])

@@ -74,7 +74,7 @@ def test_scenario_runs_against_the_real_topology(clean_topology, tmp_path: Path)
     assert result["environment"]["servers"]["dc1"]["flavor"] in ("mariadb", "mysql")
     assert result["topology"]["reused"] is True
     # a reused topology is left running
-    assert all(_alive(pid) for pid in clean_topology.pids().values())
+    assert all(_alive(pid) for pid in clean_topology.process_control.pids().values())
     secrets = clean_topology.secrets()
     text = (tmp_path / "run" / "journal.jsonl").read_text() + (tmp_path / "run" / "result.json").read_text()
     assert not any(s and s in text for s in secrets)

@@ -180,7 +180,7 @@ def test_cli_up_status_down_leaves_no_process(tmp_path: Path, drills_home: Path)
     doc = json.loads(up.stdout)
     assert doc["servers"]["dc2"]["replication"]["io_running"] is True
     assert doc["routing"]["document"]["active"] == "dc1"
-    pids = Topology.load(state).pids()
+    pids = local.attach(state).process_control.pids()
     assert set(pids) == {"dc1", "dc2", "etcd", "toxiproxy"} and all(is_alive(p) for p in pids.values())
     st = _drills("env", "status", "--state-dir", str(state), "--json")
     assert st.returncode == 0 and json.loads(st.stdout)["servers"]["dc1"]["up"] is True
@@ -199,8 +199,9 @@ def test_down_cleans_up_after_a_crashed_run(tmp_path: Path, drills_home: Path) -
     """A run killed mid-way leaves pid files but maybe no state.json: down still finds its processes."""
     state = tmp_path / "crashed"
     topo = local.up(state_dir=state)
-    pids = topo.pids()
+    pids = topo.process_control.pids()
     (state / "state.json").unlink()
+    (state / "local.json").unlink()
     (state / "credentials.json").unlink()
     res = _drills("env", "down", "--state-dir", str(state))
     assert res.returncode == 0, res.stderr
@@ -296,17 +297,19 @@ def test_reset_through_a_stale_handle_never_starts_a_second_server(clean_topolog
 
     from drills.topology.processes import pids_with_marker
 
-    old = clean_topology.servers["dc2"].pid
+    old = clean_topology.process_control.pids()["dc2"]
     os.kill(old, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while is_alive(old) and time.monotonic() < deadline:
         time.sleep(0.02)
-    new = local.ensure_running(clean_topology, "dc2")
+    new = clean_topology.process_control.ensure_running("dc2")["pid"]
     assert new != old
-    topology.servers["dc2"].pid = old  # the stale view
+    stale = local.LocalProcesses(topology, local.load_processes(topology.state_dir))
+    stale.processes["dc2"].pid = old  # the stale view
+    topology.process_control = stale
     local.reset(topology, filter_list=REPO / "fixtures" / "filter_list.yaml")
-    running = pids_with_marker(f"--datadir={topology.servers['dc2'].datadir}")
-    assert running == [new] and Topology.load(topology.state_dir).servers["dc2"].pid == new
+    running = pids_with_marker(f"--datadir={stale.processes['dc2'].datadir}")
+    assert running == [new] and local.load_processes(topology.state_dir)["dc2"].pid == new
 
 
 def test_a_long_state_dir_path_still_boots(tmp_path: Path, drills_home: Path) -> None:
@@ -314,9 +317,10 @@ def test_a_long_state_dir_path_still_boots(tmp_path: Path, drills_home: Path) ->
     state = tmp_path / ("deep-" * 12) / "state-directory-with-a-long-name" / "env"
     assert len(str(state / "dc1" / "mysqld.sock")) > 107
     topo = local.up(state_dir=state)
+    sockets = [p.socket for p in topo.process_control.processes.values() if p.socket]
     try:
-        assert all(len(s.socket) <= 107 for s in topo.servers.values())
+        assert len(sockets) == 2 and all(len(s) <= 107 for s in sockets)
         assert status(topo)["servers"]["dc2"]["replication"]["io_running"]
     finally:
         local.down(state)
-    assert not Path(topo.servers["dc1"].socket).parent.exists()
+    assert not Path(sockets[0]).parent.exists()

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from drills.control import make_controller
 from drills.journal import Journal, read
 from drills.mysql import admin
+from drills.scenario.model import WorkloadSpec
 from drills.workload import make_workload
 from drills.workload.ledger import read_ledger
 
@@ -40,7 +40,7 @@ def scalar(topo: Any, dc: str, sql: str) -> Any:
 def test_orders_follow_the_route_and_every_ack_is_in_the_database(
         clean_topology: Any, journal: Journal, tmp_path: Path) -> None:
     topo = clean_topology
-    wl = make_workload({"kind": "orders", "rate": 400, "workers": 4, "sequence": {"segment": 100}},
+    wl = make_workload(WorkloadSpec.model_validate({"kind": "orders", "rate": 400, "workers": 4, "sequence": {"segment": 100}}),
                        topo, journal, tmp_path)
     wl.start()
     time.sleep(1.0)
@@ -64,15 +64,18 @@ def test_orders_follow_the_route_and_every_ack_is_in_the_database(
 
 
 def _switch_under_load(topo: Any, journal: Journal, run_dir: Path, refetch: bool) -> list[dict[str, Any]]:
-    wl = make_workload({"kind": "orders", "rate": 400, "workers": 2, "retry_delay": 0.2,
-                        "sequence": {"segment": 50, "refetch_on_switch": refetch}}, topo, journal, run_dir)
-    operator = make_controller({"kind": "none"}, topo, journal)
+    wl = make_workload(WorkloadSpec.model_validate({"kind": "orders", "rate": 400, "workers": 2, "retry_delay": 0.2,
+                        "sequence": {"segment": 50, "refetch_on_switch": refetch}}), topo, journal, run_dir)
     wl.start()
     time.sleep(0.6)
     conn = topo.connect("dc2")  # the operator lifts the standby's read-only, then moves the route by hand
     admin.set_read_only(conn, False)
     conn.close()
-    operator.switchover("dc2")
+    cc = topo.config_center()
+    try:
+        assert cc.publish_successor("dc2") is not None
+    finally:
+        cc.close()
     time.sleep(0.8)
     wl.stop()
     return read_ledger(run_dir / "ledger.jsonl")
@@ -114,7 +117,7 @@ def test_external_workload_ledger_is_read_and_counted(clean_topology: Any, journ
         'echo \'{"op": 0, "type": "ok", "f": "write_order", "id": 7, "dc": "dc1", "epoch": 1, "mono_ns": 2}\' >> "$DRILLS_LEDGER"; '
         'test -n "$DRILLS_DC1_SERVICE_PORT" && exec sleep 30'
     )
-    wl = make_workload({"kind": "external", "command": script}, clean_topology, journal, tmp_path)
+    wl = make_workload(WorkloadSpec.model_validate({"kind": "external", "command": script}), clean_topology, journal, tmp_path)
     wl.start()
     time.sleep(0.5)
     t0 = time.monotonic()

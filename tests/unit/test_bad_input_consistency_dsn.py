@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from drills.checks import consistency as c
 from drills.cli import main
 from drills.errors import UserError
+from drills.observe import consistency as c
 
 
 def refused(dsn: str) -> str:

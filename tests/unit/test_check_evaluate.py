@@ -10,7 +10,9 @@ from test_check_history import failover_drill
 
 from drills import events as ev
 from drills import journal as journal_mod
-from drills.checks import CHECKS, evaluate
+from drills.checks.judge import CHECKS
+from drills.runner.judging import evaluate
+from drills.scenario.model import Scenario
 
 
 def _run_dir(tmp_path: Path, *, refetch: bool = True) -> Path:
@@ -24,7 +26,7 @@ def _run_dir(tmp_path: Path, *, refetch: bool = True) -> Path:
 
 def test_evaluate_judges_every_check_and_journals_each_result(tmp_path: Path) -> None:
     run = _run_dir(tmp_path)
-    scenario = {"objectives": {"rto": "5s", "rpo": 0, "checks": {"expected_to_fail": []}}}
+    scenario = Scenario.model_validate({"name": "x", "objectives": {"rto": "5s", "rpo": 0}})
     with journal_mod.Journal(run / "journal.jsonl") as j:
         verdicts = evaluate(run, scenario, None, j)
     assert [v["name"] for v in verdicts] == list(CHECKS) == [
@@ -41,9 +43,8 @@ def test_evaluate_judges_every_check_and_journals_each_result(tmp_path: Path) ->
 
 
 def test_expected_failures_come_from_the_scenario_model(tmp_path: Path) -> None:
-    scenario_model = pytest.importorskip("drills.scenario.model")
     run = _run_dir(tmp_path, refetch=False)
-    scenario = scenario_model.Scenario(name="sequence-table-filtered",
+    scenario = Scenario(name="sequence-table-filtered",
                                        objectives={"rto": "5s", "checks": {"expected_to_fail": ["sequence_continuity"]}})
     with journal_mod.Journal(run / "journal.jsonl") as j:
         verdicts = {v["name"]: v for v in evaluate(run, scenario, None, j)}
@@ -53,7 +54,7 @@ def test_expected_failures_come_from_the_scenario_model(tmp_path: Path) -> None:
 
 
 def test_a_check_that_crashes_is_reported_unknown_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import drills.checks as checks
+    import drills.checks.judge as checks
 
     def boom(*_args: object) -> None:
         raise RuntimeError("bug")

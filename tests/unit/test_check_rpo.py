@@ -8,6 +8,7 @@ from test_check_history import Drill, failover_drill
 from drills import events as ev
 from drills.checks import rpo
 from drills.checks.rpo import GtidSet
+from drills.scenario.model import RpoBound
 
 
 def test_no_loss_passes_against_zero() -> None:
@@ -32,9 +33,9 @@ def test_lost_writes_are_listed_with_ids_and_ops_and_fail_a_zero_objective() -> 
 def test_a_bound_on_count_and_span() -> None:
     h = failover_drill(lost=3).history()
     assert rpo.check(h, objective=3).status == "passed"
-    assert rpo.check(h, objective={"max_writes": 2}).status == "failed"
-    assert rpo.check(h, objective={"max_span": "1s"}).status == "passed"
-    assert rpo.check(h, objective={"max_span": 0.001}).status == "failed"
+    assert rpo.check(h, objective=RpoBound(max_writes=2)).status == "failed"
+    assert rpo.check(h, objective=RpoBound.model_validate({"max_span": "1s"})).status == "passed"
+    assert rpo.check(h, objective=RpoBound(max_span=0.001)).status == "failed"
 
 
 def test_unplanned_without_objective_is_measured_only() -> None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drills.checks import consistency as c
 from drills.errors import UserError
+from drills.observe import consistency as c
 
 ORDERS = c.TableShape("app", "orders", ("id", "buyer_id", "note"), frozenset({"note"}), ("id",))
 
@@ -261,7 +261,7 @@ def test_gtid_positions_are_compared_per_origin():
 
 
 def test_human_output_names_composite_keys_and_missing_rows():
-    from drills.checks.commands import render
+    from drills.observe.commands import render
 
     table = c.TableResult("app.pairs", ["a", "b"], rows={"dc1": 4, "dc2": 3}, chunks=1,
                           mismatched_chunks=[c.Chunk(0, None, None, (1, "x"))],

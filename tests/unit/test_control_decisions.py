@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drills.config_center import successor_document
 from drills.control.decisions import (
     GUARD_PROMOTE,
     GUARD_REFUSE,
@@ -11,11 +11,9 @@ from drills.control.decisions import (
     AntiFlapping,
     ProbeTracker,
     PromotionGuard,
-    successor_document,
     verdict,
 )
-from drills.control.settings import ControllerSettings
-from drills.errors import ConfigError
+from drills.scenario.model import ControllerSpec
 
 
 def test_probe_tracker_declares_once_after_n_consecutive_failures() -> None:
@@ -84,32 +82,17 @@ def test_successor_document_increments_epoch_and_keeps_the_rest() -> None:
     assert doc["epoch"] == 4  # the read document is not modified
 
 
-def test_settings_from_dict_and_object() -> None:
-    s = ControllerSettings.from_spec({"probe": {"interval": 0.1, "failures": 2}, "block_period": 3})
-    assert s.probe.interval == 0.1 and s.probe.failures == 2 and s.probe.timeout == 0.2
-    assert s.block_period == 3.0 and s.kind == "reference" and s.probe.budget == pytest.approx(0.2)
+def test_the_scenario_model_is_the_controllers_one_source_of_settings() -> None:
+    """Issue 11: no second parser with its own defaults. The external command timeout a
+    scenario sets is the one the controller uses (it was always 60 s)."""
+    s = ControllerSpec.model_validate({"probe": {"interval": "100ms", "failures": 2}, "block_period": "3s"})
+    assert s.probe.interval == 0.1 and s.probe.failures == 2 and s.probe.timeout == 0.2 and s.block_period == 3.0
+    e = ControllerSpec.model_validate({"kind": "external", "failover": "./failover.sh", "command_timeout": "5s"})
+    assert e.failover == "./failover.sh" and e.command_timeout == 5.0
 
-    class Spec:
-        kind = "external"
-        failover = "./failover.sh"
-        probe = None
+    from drills.control.external import ExternalController
 
-    e = ControllerSettings.from_spec(Spec())
-    assert e.kind == "external" and e.failover_cmd == "./failover.sh" and e.probe.failures == 3
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ({"kind": "orchestrator"}, "controller.kind: expected reference, external or none"),
-        ({"probe": {"failures": 0}}, "controller.probe.failures: expected a whole number >= 1"),
-        ({"probe": {"interval": "fast"}}, "controller.probe.interval: expected a duration in seconds"),
-        ({"max_lag": -1}, "controller.max_lag: must not be negative"),
-    ],
-)
-def test_settings_errors_say_what_was_expected(spec: dict, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        ControllerSettings.from_spec(spec)
+    assert ExternalController(e, None, None).settings.command_timeout == 5.0
 
 
 def test_controller_events_keep_payload_keys_named_like_journal_parameters(tmp_path) -> None:  # noqa: ANN001

@@ -26,7 +26,7 @@ from drills.faults import (
 )
 from drills.faults.catalogue import PROXY_TARGETS
 from drills.journal import Journal, read, verify
-from drills.topology.state import ProcessState, ProxyState, ServerState, Topology
+from drills.topology.state import Endpoint, ProxyState, ServerState, Topology
 
 # one valid mapping per type: the smallest a scenario could write
 MINIMAL: dict[str, dict[str, Any]] = {
@@ -391,11 +391,10 @@ def test_concurrent_heals_heal_each_fault_exactly_once(journal: Journal) -> None
 
 def _handle(tmp_path: Path, provider: str = "local") -> Topology:
     proxies = {name: ProxyState(name, f"127.0.0.1:{20000 + i}", "127.0.0.1:1") for i, name in enumerate(PROXY_TARGETS)}
-    servers = {dc: ServerState(dc, "127.0.0.1", 3306 + i, i + 1, str(tmp_path / dc), str(tmp_path / f"{dc}.sock"))
-               for i, dc in enumerate(("dc1", "dc2"))}
+    servers = {dc: ServerState(dc, "127.0.0.1", 3306 + i, i + 1) for i, dc in enumerate(("dc1", "dc2"))}
     return Topology(state_dir=tmp_path, provider=provider, flavor="mariadb", app="shop", monitor="m",
                     routing_key="/drills/shop/m/router", servers=servers,
-                    etcd=ProcessState("etcd", "127.0.0.1", 2379), toxiproxy_api=ProcessState("toxiproxy", "127.0.0.1", 8474),
+                    etcd=Endpoint("etcd", "127.0.0.1", 2379), toxiproxy_api=Endpoint("toxiproxy", "127.0.0.1", 8474),
                     proxies=proxies, filter_list_file="", schema_file="", seed_file=None, retry={})
 
 
@@ -413,8 +412,31 @@ def test_make_fault_checks_paths_against_the_running_topology(tmp_path: Path) ->
         make_fault({"type": "down", "target": "link:dc2->dc1"}, topo, None)
 
 
-def test_process_faults_refuse_a_topology_that_is_not_ours_to_signal(tmp_path: Path, journal: Journal) -> None:
+def test_process_faults_refuse_a_topology_without_process_control(tmp_path: Path, journal: Journal) -> None:
+    """A handle whose provider gave it no process control (someone else's servers)."""
     fault = make_fault({"type": "crash", "target": "dc1"}, _handle(tmp_path, provider="external"), journal)
-    with pytest.raises(FaultError, match="need the local provider"):
+    with pytest.raises(FaultError, match="crash needs process control, which the external provider does not offer"):
         fault.inject()
     assert not fault.active and _kinds(journal) == []
+
+
+def test_a_scenario_whose_faults_need_a_missing_capability_is_refused_before_anything_starts() -> None:
+    from drills.errors import UserError
+    from drills.runner.session import refuse_missing_capabilities
+    from drills.scenario import load_scenario_text
+    from drills.topology.provider import PROCESS_CONTROL
+
+    class ServiceOnly:
+        name = "someone-else's"
+        capabilities = frozenset()
+
+    class Local:
+        name = "local"
+        capabilities = frozenset({PROCESS_CONTROL})
+
+    scenario = load_scenario_text("name: x\nstages: [{name: s, steps: [{fault: {type: hang, target: dc1}}, "
+                                  "{fault: {type: latency, target: 'app:dc1', latency_ms: 5}}]}]\n", "x.yaml")
+    with pytest.raises(UserError, match=r"stage s, step 1:fault: fault hang needs process_control .* someone-else's "
+                                        r"provider does not offer"):
+        refuse_missing_capabilities(scenario, ServiceOnly())
+    refuse_missing_capabilities(scenario, Local())  # nothing missing: no error

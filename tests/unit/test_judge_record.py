@@ -79,7 +79,7 @@ def test_an_unwaived_unknown_is_inconclusive_and_a_waived_one_is_not(tmp_path: P
 def test_an_untouched_run_re_judges_to_its_own_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The run judges with `evaluate` and seals; `drills judge` reads the same record."""
     from drills import journal as journal_mod
-    from drills.checks import evaluate
+    from drills.runner.judging import evaluate
 
     run = recorded(tmp_path, failover_drill(), "  rto: 5s\n  rpo: 0\n  checks: {}")
     with journal_mod.Journal(run / "journal.jsonl") as j:

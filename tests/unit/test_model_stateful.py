@@ -21,7 +21,7 @@ from hypothesis.stateful import (
 )
 
 from drills.control.reference import ControllerError, ReferenceController
-from drills.control.settings import ControllerSettings
+from drills.scenario.model import ControllerSpec
 from drills.workload.routing import RouteView
 from drills.workload.sequence import Segment, SegmentAllocator, segment_from_high_water
 
@@ -181,7 +181,7 @@ def make_controller(plane: ModelPlane, clock: FakeClock, **overrides: Any) -> tu
             "block_period": 30.0, "fencing": True}
     spec.update(overrides)
     journal = ListJournal()
-    ctl = ReferenceController(ControllerSettings.from_spec(spec), plane, journal, clock=clock, sleep=clock.advance)
+    ctl = ReferenceController(ControllerSpec.model_validate(spec), plane, journal, clock=clock, sleep=clock.advance)
     return ctl, journal
 
 

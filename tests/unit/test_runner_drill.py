@@ -16,26 +16,55 @@ from hypothesis import strategies as st
 
 from drills.journal import Journal, read, verify
 from drills.runner import result as result_mod
-from drills.runner.engine import StepError
 from drills.runner.gates import Approvals
-from drills.runner.session import Drill, RunOptions
+from drills.runner.session import Drill, DrillParts, RunOptions
+from drills.runner.stages import StepError
 from drills.scenario import load_scenario_text
 
 
 class RecordingFault:
-    def __init__(self, spec: dict, log: list[str]):
-        self.spec, self.log = spec, log
-        self.name, self.type, self.target = spec.get("name"), spec["type"], spec.get("target")
+    """Keeps the Fault contract (active once injected, journals its own inject and heal,
+    idempotent heal) and only records the calls."""
+
+    def __init__(self, spec: dict, log: list[str], journal: Journal):
+        self.spec, self.log, self.journal = spec, log, journal
+        self.type, self.target = spec["type"], spec.get("target")
+        self.name = spec.get("name") or f"{self.type}@{self.target}"
+        self.active = False
 
     def inject(self) -> None:
         self.log.append(f"inject {self.type}")
+        self.active = True
+        self.journal.record("fault", "fault.inject", name=self.name, type=self.type, target=self.target)
 
-    def heal(self) -> None:
+    def heal(self, by: str = "step") -> bool:
+        if not self.active:
+            return False
         self.log.append(f"heal {self.type}")
+        self.active = False
+        self.journal.record("fault", "fault.heal", name=self.name, type=self.type, target=self.target, by=by, ok=True)
+        return True
+
+
+class NothingRuns:
+    """A topology handle of nothing: no secrets, no process control."""
+
+    process_control = None
+    routing_key = "/drills/x/y/router"
+    filter_list_file = None
+
+    def secrets(self) -> list[str]:
+        return []
+
+    def endpoint_env(self) -> dict[str, str]:
+        return {}
 
 
 class NoTopology:
     """Provider that starts nothing; records what the drill asked of it."""
+
+    name = "none"
+    capabilities = frozenset()
 
     def __init__(self, fail_up: bool = False):
         self.calls: list[str] = []
@@ -48,9 +77,16 @@ class NoTopology:
         self.calls.append("up")
         if self.fail_up:
             raise RuntimeError("could not start mariadbd")
-        return object()
+        return NothingRuns()
 
-    def down(self, state_dir: Path | None) -> dict:
+    def attach(self, state_dir: Path) -> Any:
+        self.calls.append("attach")
+        return NothingRuns()
+
+    def reset(self, topo: Any, spec: Any = None) -> None:
+        self.calls.append("reset")
+
+    def down(self, state_dir: Path | None, *, keep: bool = False) -> dict:
         self.calls.append("down")
         return {}
 
@@ -60,14 +96,14 @@ def drill(tmp_path: Path, text: str, *, provider: NoTopology | None = None, log:
     scenario = load_scenario_text(text, "s.yaml", environ={})
     log = [] if log is None else log
     provider = provider or NoTopology()
-    found: dict[str, Any] = {"make_fault": lambda spec, topo, journal: RecordingFault(spec, log)}
     # No checks unless a test gives them: a real judge on a topology of nothing would rightly
     # find every check unknown, and these tests are about the runner's control flow.
-    found["evaluate"] = evaluate or (lambda *_args: [])
+    parts = DrillParts(make_fault=lambda spec, topo, journal: RecordingFault(spec, log, journal),
+                       evaluate=evaluate or (lambda *_args: []))
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     d = Drill(scenario, run_dir, Journal(run_dir / "journal.jsonl"), "rid", RunOptions(scenario="s", approve=approve or [], tty=False),
-              found, {}, topology_provider=provider)
+              parts, environ={}, topology_provider=provider)
     return d, provider, log
 
 
@@ -124,7 +160,7 @@ def test_explicit_heal_step_is_journaled_by_step_and_not_healed_twice(tmp_path: 
 def test_heal_of_an_unknown_fault_fails_the_step(tmp_path: Path) -> None:
     d, _, _ = drill(tmp_path, "name: x\nstages: [{name: a, steps: [{heal: nothing}]}]\n")
     out = d.execute()
-    assert out.status == "failed" and "no active fault named or targeting 'nothing'" in out.result["reasons"][0]
+    assert out.status == "failed" and "no fault named or targeting 'nothing'" in out.result["reasons"][0]
 
 
 def test_topology_failure_is_an_error_before_a_verdict(tmp_path: Path) -> None:
@@ -139,7 +175,8 @@ def test_expected_failure_passes_the_run_and_an_unexpected_pass_fails_it(tmp_pat
 
     def evaluate(status: str):
         return lambda run_dir, scenario, topo, journal: [
-            {"name": "sequence_continuity", "status": status, "measured": {"duplicates": 3}, "objective": 0, "evidence": {}},
+            {"name": "sequence_continuity", "status": status, "measured": {"duplicates": 3}, "objective": 0, "evidence": {},
+             "expected_failure": True},
             {"name": "rpo", "status": "passed", "measured": 0, "objective": 0, "evidence": {}},
         ]
 
@@ -159,7 +196,8 @@ def test_secret_params_never_reach_journal_or_result(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     d = Drill(scenario, run_dir, Journal(run_dir / "journal.jsonl", secrets=scenario.secret_values), "rid",
-              RunOptions(scenario="s", tty=False), {"evaluate": lambda *_a: []}, {}, topology_provider=NoTopology())
+              RunOptions(scenario="s", tty=False), DrillParts(evaluate=lambda *_a: []), environ={},
+              topology_provider=NoTopology())
     out = d.execute()
     assert out.status == "passed"
     for f in ("journal.jsonl", "result.json"):

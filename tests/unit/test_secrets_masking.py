@@ -10,30 +10,17 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from secret_leaks import file_leaks, leaks
 
 from drills import masking
 from drills.journal import Journal, verify
-from drills.masking import FRAGMENT, Masker
-from drills.runner.session import Drill, RunOptions
+from drills.masking import Masker
+from drills.runner.session import Drill, DrillParts, RunOptions
 from drills.scenario import load_scenario_text
 
 # quotes, backslashes, regex metacharacters, JSON and YAML syntax, non-ASCII, astral plane
 SECRET_CHARS = st.sampled_from(list("\"'\\$^*+?.()[]{}|/#%&:;,=<>~`!@ ") + list("aZq7Xkü中Жé€𝄞"))
 SECRETS = st.text(SECRET_CHARS, min_size=8, max_size=24)
-PLAIN = set("0123456789abcdefABCDEF:.TZ+- ")
-
-
-def identifying(secret: str) -> list[str]:
-    """The pieces that must never appear: the whole value and every FRAGMENT-long run that
-    could not be part of a hash, a token or a clock reading (those the record must keep)."""
-    return [secret] + [secret[i:i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)
-                       if not set(secret[i:i + FRAGMENT]) <= PLAIN]
-
-
-def leaks(secret: str, text: str) -> list[str]:
-    return [piece for piece in identifying(secret) if piece in text]
-
-
 SCENARIO = """\
 name: secret-drill
 params: {pw: {secret: true, env: PW}}
@@ -41,21 +28,13 @@ stages:
   - name: a
     steps:
       - name: "step ${pw}"
-        shell: "echo bad: $DRILLS_PARAM_PW; echo \\"$DRILLS_PARAM_PW\\" >&2; exit 3"
+        shell: "printf 'bad: %s\\n' \\"$DRILLS_PARAM_PW\\"; printf '%s' \\"$DRILLS_PARAM_PW\\" >&2; exit 3"
         on_failure: continue
       - {wait: 0}
 """
 
 
-class NoTopology:
-    def state_root(self) -> Path:
-        return Path("/nonexistent-drills-test")
-
-    def up(self, spec: object, state_dir: Path, say: object) -> object:
-        return object()
-
-    def down(self, state_dir: Path | None) -> dict:
-        return {}
+from test_runner_drill import NoTopology  # noqa: E402 - the runner tests' provider of nothing
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -73,7 +52,7 @@ def test_no_file_of_the_run_and_no_byte_of_the_output_holds_the_secret(tmp_path_
                       RunOptions(scenario="s", tty=False, stream=err, html=run_dir / "report.html",
                                  junit=run_dir / "junit.xml", summary=run_dir / "summary.md",
                                  allure_dir=run_dir / "allure"),
-                      {"evaluate": lambda *_a: []}, {}, topology_provider=NoTopology())
+                      DrillParts(evaluate=lambda *_a: []), environ={}, topology_provider=NoTopology())
         outcome = drill.execute()
     finally:
         sys.stdout, sys.stderr = stdout, stderr
@@ -81,8 +60,7 @@ def test_no_file_of_the_run_and_no_byte_of_the_output_holds_the_secret(tmp_path_
     assert "exited with 3" in out.getvalue() + err.getvalue()
     for path in run_dir.rglob("*"):
         if path.is_file():
-            text = path.read_bytes().decode("utf-8", errors="replace")
-            assert not leaks(secret, text), (path.name, leaks(secret, text))
+            assert not file_leaks(secret, path), (path.name, file_leaks(secret, path))
     assert not leaks(secret, out.getvalue()) and not leaks(secret, err.getvalue())
     assert verify(run_dir / "journal.jsonl", json.loads((run_dir / "result.json").read_text())["journal_sha256"]).ok
 

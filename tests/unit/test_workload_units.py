@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drills.errors import ConfigError
+from drills.scenario.model import WorkloadSpec
 from drills.workload.ledger import LedgerWriter, outcome_counts, read_ledger
 from drills.workload.routing import RouteView
 from drills.workload.sequence import SegmentAllocator, segment_from_high_water
@@ -155,42 +156,31 @@ def test_torn_last_ledger_line_is_dropped(tmp_path: Path) -> None:
     assert len(read_ledger(p)) == 1
 
 
-def test_workload_settings_defaults_and_overrides() -> None:
-    from drills.workload.settings import WorkloadSettings
+def test_the_scenario_model_is_the_workloads_one_source_of_settings() -> None:
+    """Issue 11: the workload reads the scenario's model — no second parser, no second set of
+    defaults. What used to be caught by that parser is caught by the model, located."""
+    from drills.scenario import load_scenario_text
 
-    s = WorkloadSettings.from_spec({"rate": 500, "sequence": {"segment": 50, "refetch_on_switch": False},
-                                    "retry": {"delay": 0.2}})
+    s = WorkloadSpec.model_validate({"rate": "500/s", "sequence": {"segment": 50, "refetch_on_switch": False},
+                                     "retry_delay": "200ms"})
     assert s.kind == "orders" and s.rate == 500 and s.workers == 4
     assert s.sequence.table == "app.id_sequence" and s.sequence.name == "orders"
     assert s.sequence.segment == 50 and s.sequence.refetch_on_switch is False and s.retry_delay == 0.2
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ({"kind": "jepsen"}, "workload.kind: expected orders, external or none"),
-        ({"workers": 0}, "workload.workers: expected a whole number >= 1"),
-        ({"sequence": {"segment": "lots"}}, "workload.sequence.segment: expected a whole number"),
-        ({"sequence": {"table": "id_sequence; DROP TABLE x"}}, "workload.sequence.table: expected `db.table`"),
-        ({"rate": -1}, "workload.rate: must not be negative"),
-        ({"kind": "external"}, "workload.command: an external workload needs the command"),
-    ],
-)
-def test_workload_settings_errors_say_what_was_expected(spec: dict, message: str) -> None:
-    from drills.workload.settings import WorkloadSettings
-
-    with pytest.raises(ConfigError, match=message):
-        WorkloadSettings.from_spec(spec)
+    for bad, message in [("{kind: jepsen}", "workload.kind"), ("{workers: 0}", "workers"),
+                         ("{sequence: {segment: lots}}", "segment"), ("{sequence: {table: 'x; DROP TABLE y'}}", "table"),
+                         ("{rate: -1}", "rate"), ("{kind: external}", "command")]:
+        with pytest.raises(ConfigError, match=message):
+            load_scenario_text(f"name: x\nworkload: {bad}\n", "x.yaml")
 
 
 def test_make_workload_and_controller_pick_the_kind_without_touching_a_topology(tmp_path: Path) -> None:
     from drills.control import make_controller
-    from drills.control.external import ExternalController, ManualController
+    from drills.control.external import ExternalController
+    from drills.scenario.model import ControllerSpec
     from drills.workload import make_workload
     from drills.workload.external import ExternalWorkload, NoWorkload
 
-    assert isinstance(make_workload({"kind": "none"}, None, None, tmp_path), NoWorkload)
-    assert make_workload({"kind": "none"}, None, None, tmp_path).stop() == {"ok": 0, "fail": 0, "info": 0}
-    assert isinstance(make_workload({"kind": "external", "command": "true"}, None, None, tmp_path), ExternalWorkload)
-    assert isinstance(make_controller({"kind": "none"}, None, None), ManualController)
-    assert isinstance(make_controller({"kind": "external", "failover": "x"}, None, None), ExternalController)
+    assert isinstance(make_workload(WorkloadSpec(kind="none"), None, None, tmp_path), NoWorkload)
+    assert make_workload(WorkloadSpec(kind="none"), None, None, tmp_path).stop() == {"ok": 0, "fail": 0, "info": 0}
+    assert isinstance(make_workload(WorkloadSpec(kind="external", command="true"), None, None, tmp_path), ExternalWorkload)
+    assert isinstance(make_controller(ControllerSpec(kind="external", failover="x"), None, None), ExternalController)

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
+from drills.durations import format_duration, parse_duration
 from drills.errors import ConfigError
-from drills.yamlsource import Duration, format_duration, load_model, load_text, parse, parse_duration
+from drills.yamlsource import Duration, load_model, load_text, parse
 
 LOCATED = re.compile(r"^\s*(\S+):(\d+):(\d+): ", re.MULTILINE)
 
@@ -163,7 +164,7 @@ def test_durations_are_at_most_a_day_and_huge_numbers_do_not_overflow() -> None:
 
 
 def test_a_huge_number_is_quoted_without_being_printed() -> None:
-    from drills.yamlsource import shown_value
+    from drills.durations import shown_value
 
     assert shown_value(10**5000) == "a number of 5,001 digits" and shown_value(-(10**200) + 1) == "a number of 200 digits"
     assert shown_value("x" * 10**6) == "'" + "x" * 56 + "..."

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from drills.cli import main
-from drills.report import history
+from drills.report import past_runs as history
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 

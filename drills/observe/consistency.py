@@ -60,7 +60,7 @@ still catches most such cases).
 
 API (used by `drills.checks` and the `drills check consistency` command)::
 
-    from drills.checks import consistency
+    from drills.observe import consistency
     result = consistency.compare(source, replica, tables=None, filter_list=None,
                                  chunk_size=10_000)   # source/replica: consistency.Server
     result = consistency.check(topology_or_dsn_pair, tables=None, ...)
@@ -90,6 +90,7 @@ from drills import dsn as dsn_mod
 from drills.errors import EnvironmentProblem, UserError
 from drills.filter_list import FilterList
 from drills.mysql import admin
+from drills.topology.state import Topology
 
 CHECK_NAME = "data_consistency"
 DEFAULT_CHUNK_SIZE = 10_000
@@ -926,7 +927,7 @@ def check(
     filter list) or two DSNs (first = dc1, second = dc2; refused when both reach one
     server). The source is whichever side the other replicates from, so the check also
     works after failover reversed the link."""
-    if hasattr(topo_or_dsns, "servers") and hasattr(topo_or_dsns, "connect"):
+    if isinstance(topo_or_dsns, Topology):
         topo = topo_or_dsns
         dc1, dc2 = Server.from_topology(topo, "dc1"), Server.from_topology(topo, "dc2")
         if filter_list is None:

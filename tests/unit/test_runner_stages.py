@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drills.journal import Journal, read, verify
-from drills.runner.engine import Engine, StepCall, StepError
+from drills.runner.stages import Engine, StepCall, StepError
 from drills.scenario.model import Stage, Step
 
 

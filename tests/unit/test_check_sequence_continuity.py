@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from test_check_history import Drill, failover_drill
 
 from drills import events as ev
-from drills.checks import sequence
+from drills.checks import sequence_continuity as sequence
 
 
 def test_clean_switch_with_refetch_passes() -> None:

@@ -9,9 +9,10 @@ import pytest
 
 from drills import events as ev
 from drills import journal as journal_mod
-from drills.checks import evidence, filters
+from drills.checks import filters
 from drills.checks.history import History
 from drills.mysql import admin
+from drills.observe import collector as evidence
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ import json
 import sys
 from typing import Any
 
-from drills.checks import consistency
 from drills.errors import EXIT_USAGE, UserError
 from drills.filter_list import FilterList
 from drills.filter_list import load as load_filter_list
+from drills.observe import consistency
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

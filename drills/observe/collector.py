@@ -42,6 +42,7 @@ from drills.checks.history import History
 from drills.events import OBSERVE_ERROR, OBSERVE_LINK
 from drills.filter_list import FilterList, like_match
 from drills.journal import Journal, now_wall, read_tolerant
+from drills.record import LEDGER_FILE
 
 SOURCE = "observer"
 ORDERS_TABLE = "app.orders"
@@ -59,7 +60,7 @@ def collect(topo: Any, journal: Journal, scenario: Any = None, ledger: str | Pat
             catch_up_timeout_s: float = 5.0) -> dict[str, Any]:
     """Observe everything the checks need at the end of a run and journal it. Returns a
     short account (counts, errors) for the caller's log; the journal is the record."""
-    ledger_path = Path(ledger) if ledger is not None else journal.path.parent / "ledger.jsonl"
+    ledger_path = Path(ledger) if ledger is not None else journal.path.parent / LEDGER_FILE
     account: dict[str, Any] = {"errors": []}
     conns = _connect_all(topo, journal, account)
     try:
@@ -528,10 +529,7 @@ def _active_dc(topo: Any, journal: Journal) -> str | None:
 
 
 def _sequence_table(scenario: Any) -> str:
-    workload = getattr(scenario, "workload", None) if not isinstance(scenario, dict) else scenario.get("workload")
-    seq = getattr(workload, "sequence", None) if not isinstance(workload, dict) else workload.get("sequence")
-    table = getattr(seq, "table", None) if not isinstance(seq, dict) else seq.get("table")
-    return str(table or DEFAULT_SEQUENCE_TABLE)
+    return scenario.workload.sequence.table if scenario is not None else DEFAULT_SEQUENCE_TABLE
 
 
 def _guard(journal: Journal, account: dict[str, Any], what: str, dc: str | None, step: Callable[[], Any], default: Any) -> Any:
