@@ -98,7 +98,10 @@ class ConfigCenter:
             raise self._fail(f"get {self.key}", exc) from None
         if value is None:
             return None
-        return Route(json.loads(value), int(meta.mod_revision))
+        document, problem = parse_document(value)
+        if document is None:
+            raise ConfigCenterError(f"etcd at {self.host}:{self.port}: {self.key} holds no routing document ({problem})")
+        return Route(document, int(meta.mod_revision))
 
     def create(self, document: dict[str, Any]) -> bool:
         """Write the document only if the key does not exist yet."""
@@ -161,27 +164,35 @@ class ConfigCenter:
             raise self._fail("status", exc) from None
 
     def watch(self, callback: Callable[[Route], None], *, on_error: Callable[[BaseException], None] | None = None,
+              on_malformed: Callable[[int, str], None] | None = None,
               retry_delay: float = 0.2) -> Callable[[], None]:
         """Call `callback` with every new Route. The watch is re-created after etcd restarts or
         the connection breaks, re-reading the key first so no change in between is missed.
-        Returns a cancel function."""
+        A value that is not a JSON object goes to `on_malformed(revision, reason)` once (any
+        controller may write the key; a broken document is evidence, not a reason to stop
+        watching). Returns a cancel function."""
         stop = threading.Event()
         state: dict[str, Any] = {"cancel": None, "last_rev": 0,
                                  "client": pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)}
 
-        def deliver(route: Route | None) -> None:
-            if route is not None and route.revision > state["last_rev"]:
-                state["last_rev"] = route.revision
-                callback(route)
+        def deliver(value: bytes | None, revision: int) -> None:
+            if value is None or revision <= state["last_rev"]:
+                return
+            state["last_rev"] = revision
+            document, problem = parse_document(value)
+            if document is not None:
+                callback(Route(document, revision))
+            elif on_malformed is not None:
+                on_malformed(revision, problem)
 
         def loop() -> None:
             while not stop.is_set():
                 watcher_client = state["client"]
                 try:
                     value, meta = watcher_client.get(self.key)
-                    current = Route(json.loads(value), int(meta.mod_revision)) if value is not None else None
-                    deliver(current)
-                    start = (current.revision + 1) if current else None
+                    revision = int(meta.mod_revision) if value is not None else 0
+                    deliver(value, revision)
+                    start = (revision + 1) if value is not None else None
                     kwargs = {"start_revision": start} if start else {}
                     events, cancel = watcher_client.watch(self.key, **kwargs)
                     state["cancel"] = cancel
@@ -192,8 +203,8 @@ class ConfigCenter:
                         if stop.is_set():
                             break
                         if isinstance(event, pyetcd.events.PutEvent):
-                            deliver(Route(json.loads(event.value), int(event.mod_revision)))
-                except _ETCD_ERRORS + (ValueError,) as exc:
+                            deliver(event.value, int(event.mod_revision))
+                except _ETCD_ERRORS as exc:
                     if on_error is not None and not stop.is_set():
                         on_error(exc)
                     # The client marks its only node failed after a broken connection and then
@@ -225,6 +236,17 @@ class ConfigCenter:
             self._client.close()
         except Exception:  # noqa: BLE001 - closing a broken channel is best-effort
             pass
+
+
+def parse_document(value: bytes | str) -> tuple[dict[str, Any] | None, str]:
+    """The routing document in a key's value, or (None, why not)."""
+    try:
+        document = json.loads(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"not JSON ({type(exc).__name__})"
+    if not isinstance(document, dict):
+        return None, f"a JSON {type(document).__name__}, not an object"
+    return document, ""
 
 
 def _close_quietly(client: Any) -> None:

@@ -69,14 +69,24 @@ GTID_WAIT = "gtid.wait"  # {dc, source, position, ok, waited_ms}   (dc applied s
 LINK_REVERSED = "link.reversed"  # {source, replica, filters: {ignore_tables, wild_ignore_tables}}
 SWITCHOVER_END = "switchover.end"  # {kind, from, to, ok, error?}
 
+# ---- an external controller (kind external: the user's own monitor and commands) -----------------
+CONTROLLER_MONITOR = "controller.monitor"  # {action: started|exited|stopped, pid?, command?, exit_status?, ran_s?}
+CONTROLLER_READY = "controller.ready"  # {ok, waited_ms, attempts, exit_status?, output?}
+CONTROLLER_EVENT = "controller.event"  # {phase, dc?, at_mono_ns, clock: controller|read, detail?, line}
+#   a line the controller wrote to $DRILLS_EVENTS (its own phases: detected, fenced, promoted,
+#   published, ...); shown as RTO phases, never taken as proof of anything a check judges
+CONTROLLER_EVENT_PROBLEM = "controller.event_problem"  # {line, problem, text}   (a line that could not be read)
+
 # ---- workload -----------------------------------------------------------------------------
 WORKLOAD_START = "workload.start"  # {kind, workers, rate}
 WORKLOAD_ROUTE = "workload.route"  # {worker, active, epoch}      (first client op on a new route)
 SEGMENT_FETCHED = "segment.fetched"  # {dc, name, low, high}
-WORKLOAD_STOP = "workload.stop"  # {ok, fail, info}
+WORKLOAD_STOP = "workload.stop"  # {ok, fail, info, requested_mono_ns?}  (written once the workers finished)
 
 # ---- observer (direct connections; what the checks read) ---------------------------------------
-ROUTE_CHANGED = "route.changed"  # {active, epoch, revision}  (observed by watching etcd)
+ROUTE_CHANGED = "route.changed"  # {active, epoch, revision, initial?, problem?}  (the runner's own etcd watch,
+#   whoever wrote the key; `problem`: a value the application would not follow)
+ROUTE_WATCH = "route.watch"  # {ok, error?}                (the watch lost etcd / saw the key again)
 OBSERVE_IDS = "observe.ids"  # {dc, table, ranges: [[lo, hi], ...], count}
 OBSERVE_SEQUENCE = "observe.sequence"  # {dc, table, name, next_val, role?: standby, source?, source_next_val?, caught_up?, when?}
 #   role standby: read after the standby caught up with what the active side had when its own

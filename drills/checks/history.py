@@ -281,12 +281,21 @@ class History:
         """When the workload was told to stop (the last `workload.stop`): after it, nobody
         tried to write, so time after it is not unavailability."""
         stop = self.last(ev.WORKLOAD_STOP)
-        return stop.mono_ns if stop is not None else None
+        return stop_requested_ns(stop) if stop is not None else None
 
     @property
     def end_ns(self) -> int:
         times = [e.mono_ns for e in self.events] + [t for o in self.ops for t in (o.invoke_ns, o.complete_ns) if t]
         return max(times) if times else 0
+
+
+def stop_requested_ns(stop: Event) -> int:
+    """When a `workload.stop` was asked for: the line itself is written once the workers
+    have finished what they had in flight, which may be seconds later."""
+    requested = stop.get("requested_mono_ns")
+    if isinstance(requested, int) and not isinstance(requested, bool) and requested <= stop.mono_ns:
+        return requested
+    return stop.mono_ns
 
 
 def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op]:
@@ -330,10 +339,13 @@ def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op
 
 def _route_timeline(events: list[Event], ops: list[Op]) -> list[Route]:
     """One Route per epoch, at the earliest moment any record shows it (the controller's
-    publish usually precedes the observer's watch by milliseconds)."""
+    publish usually precedes the observer's watch by milliseconds), read the way the
+    application's client reads the key: only a newer epoch moves it, so a document that
+    re-uses or lowers an epoch, or that it cannot parse (`problem`), is not a route."""
     seen: dict[int, Route] = {}
-    for e in events:
-        if e.kind not in (ev.ROUTE_PUBLISHED, ev.ROUTE_CHANGED):
+    newest = None
+    for e in events:  # in (mono_ns, seq) order
+        if e.kind not in (ev.ROUTE_PUBLISHED, ev.ROUTE_CHANGED) or e.get("problem"):
             continue
         try:
             epoch = int(e.get("epoch"))
@@ -344,8 +356,11 @@ def _route_timeline(events: list[Event], ops: list[Op]) -> list[Route]:
             continue
         prev = e.get("from") if e.kind == ev.ROUTE_PUBLISHED else None
         old = seen.get(epoch)
-        if old is None or (old.mono_ns is not None and e.mono_ns < old.mono_ns):
-            seen[epoch] = Route(epoch, str(active), e.mono_ns, e.seq, prev or (old.previous if old else None))
+        if old is None:
+            if newest is not None and epoch < newest:
+                continue  # the client never goes back
+            newest = epoch
+            seen[epoch] = Route(epoch, str(active), e.mono_ns, e.seq, prev)
         elif prev and old.previous is None:
             seen[epoch] = Route(old.epoch, old.active, old.mono_ns, old.seq, prev)
     routes = sorted(seen.values(), key=lambda r: r.epoch)

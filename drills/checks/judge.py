@@ -12,7 +12,15 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from drills.checks import data_consistency, filters, rpo, rto, sequence_continuity, split_brain
+from drills.checks import (
+    data_consistency,
+    filters,
+    rpo,
+    rto,
+    sequence_continuity,
+    split_brain,
+    write_availability,
+)
 from drills.checks.history import History
 from drills.checks.verdict import UNKNOWN, Verdict
 from drills.scenario.model import Scenario
@@ -41,6 +49,11 @@ def _split_brain(hist: History, scenario: Scenario) -> Verdict:
     return split_brain.check(hist)
 
 
+def _write_availability(hist: History, scenario: Scenario) -> Verdict:
+    o = scenario.objectives
+    return write_availability.check(hist, objective=o.write_availability, rto=o.rto)
+
+
 def _consistency(hist: History, scenario: Scenario) -> Verdict:
     return data_consistency.check(hist, sequence_table=scenario.workload.sequence.table)
 
@@ -53,6 +66,7 @@ CHECKS: dict[str, CheckFunction] = {
     "filter_tables": _filters,
     "data_consistency": _consistency,
     "split_brain": _split_brain,
+    "write_availability": _write_availability,
 }
 
 # Judging a record without its scenario (`drills judge` of a run directory that lost it):

@@ -17,8 +17,9 @@ client under the new epoch; a segment allocation or a probe is not the applicati
   already broken before the switch is part of its outage), to the first ack on the new side.
 
 Phases are offsets from that start of the journal events in between (detected, fenced,
-promoted, route published, first client on the new route, first ack), one clock
-(`mono_ns`), never sleeps added up. Objective: `switchover_window` for planned switches
+promoted, route published, route observed by the runner's own watch, first client on the
+new route, first ack), one clock (`mono_ns`), never sleeps added up; an external
+controller's own phases (`controller.event`) are shown as `controller:<phase>`. Objective: `switchover_window` for planned switches
 when the scenario sets one, else `rto`, in seconds.
 
 Per change: within the objective → passed; beyond → failed. No order acknowledged on the
@@ -145,6 +146,13 @@ def _measure(hist: History, route: Route, until: int | None, rto: float | None, 
     phase("promoted", ev.PROMOTE, dc=new)
     phase("route_published", ev.ROUTE_PUBLISHED, to=new, epoch=route.epoch)
     phase("route_observed", ev.ROUTE_CHANGED, active=new, epoch=route.epoch)
+    # An external controller's own account of its phases ($DRILLS_EVENTS), on its own clock:
+    # shown beside ours, never used to start or stop the measurement.
+    for e in hist.of(ev.CONTROLLER_EVENT):
+        at = e.get("at_mono_ns")
+        if isinstance(at, int) and min(t0, trigger.mono_ns) <= at and (until is None or at < until):
+            phases.append({"phase": f"controller:{e.get('phase')}", "seq": e.seq, "at_s": seconds(at - t0),
+                           **({"dc": e.get("dc")} if e.get("dc") else {}), "clock": e.get("clock")})
     client = hist.first(ev.WORKLOAD_ROUTE, after=t0, before=until,
                         where=lambda e: e.get("active") == new and (e.get("epoch") is None or int(e.get("epoch")) >= route.epoch))
     if client is not None:

@@ -7,6 +7,8 @@ request raises `ControllerError` (a UserError: one message, exit status 1).
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any, Protocol
 
 from drills.control.external import ExternalController
@@ -34,12 +36,16 @@ class _ReferenceOnTopology(ReferenceController):
         self.plane.close()
 
 
-def make_controller(spec: ControllerSpec, topo: Any, journal: Any) -> Controller:
-    """The scenario's controller (kind reference or external; kind none builds none)."""
+def make_controller(spec: ControllerSpec, topo: Any, journal: Any, *, run_dir: Path | None = None,
+                    interrupted: threading.Event | None = None, environ: dict[str, str] | None = None) -> Controller:
+    """The scenario's controller (kind reference or external; kind none builds none). An
+    external one runs its commands in `environ` (what shell steps get: the topology, the
+    run and scenario directories, the parameters), keeps its monitor's output and events in
+    `run_dir`, and stops waiting for its monitor to be ready when the run is `interrupted`."""
     if spec.kind == "none":
         raise ValueError("controller kind none has no controller: switches are `route:` steps")
     if spec.kind == "external":
-        return ExternalController(spec, topo, journal)
+        return ExternalController(spec, topo, journal, run_dir=run_dir, interrupted=interrupted, environ=environ)
     from drills.control.topology_plane import TopologyPlane
 
     return _ReferenceOnTopology(spec, TopologyPlane(topo, probe_timeout=spec.probe.timeout), journal)

@@ -34,7 +34,8 @@ from drills.report.run_record import MASK, RunRecord, check_outcome, check_unit,
 from drills.report.timeline import build_timeline, render_svg
 
 SEVERITY = {"rpo": "critical", "split_brain": "critical", "sequence_continuity": "critical",
-            "data_consistency": "critical", "rto": "critical", "filter_tables": "normal"}
+            "data_consistency": "critical", "rto": "critical", "filter_tables": "normal",
+            "write_availability": "critical"}
 
 CATEGORIES = [
     {"name": "Objective missed", "matchedStatuses": ["failed"], "messageRegex": "(?s).*(objective missed|unexpected pass).*"},

@@ -27,6 +27,7 @@ TITLES = {
     "filter_tables": "Replication filter list applied as declared",
     "data_consistency": "Both data centres hold the same data",
     "split_brain": "Only one data centre accepted writes at a time",
+    "write_availability": "Longest time the application could not write",
 }
 
 PURPOSE = {
@@ -41,6 +42,8 @@ PURPOSE = {
     "where a failover explains the difference; differing rows are named.",
     "split_brain": "Two data centres writing at the same time would create conflicting histories that cannot be "
     "merged. Every write must have gone to the one data centre that was the writer at that moment.",
+    "write_availability": "The longest stretch, while the application was writing, in which no write was confirmed "
+    "at all — measured whether or not anything failed over, so an outage nobody answered is still counted.",
 }
 
 BRIEF_ITEMS = 5
@@ -254,8 +257,13 @@ def _split_brain(ev: dict[str, Any]) -> _Spec:
     ]
 
 
+def _write_availability(ev: dict[str, Any]) -> _Spec:
+    return [("longest", "Longest stretches without an acknowledged write (seconds into the workload)",
+             _list(ev.get("longest")), ("seconds", "from_s", "to_s", "attempts", "error_codes", "route_changes"), None)]
+
+
 _SPECS = {"rto": _rto, "rpo": _rpo, "sequence_continuity": _sequence, "filter_tables": _filters,
-          "data_consistency": _consistency, "split_brain": _split_brain}
+          "data_consistency": _consistency, "split_brain": _split_brain, "write_availability": _write_availability}
 
 
 def _difference_text(d: dict[str, Any]) -> str:

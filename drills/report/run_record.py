@@ -425,4 +425,4 @@ def fmt_value(value: Any, unit: str = "") -> str:
 
 def check_unit(check: dict[str, Any]) -> str:
     ev = check.get("evidence") if isinstance(check.get("evidence"), dict) else {}
-    return str(ev.get("unit") or ("s" if check.get("name") == "rto" else ""))
+    return str(ev.get("unit") or ("s" if check.get("name") in ("rto", "write_availability") else ""))

@@ -2,7 +2,7 @@
 
 The order matters and is the same on every path out — success, failed step, exception,
 SIGINT/SIGTERM: stop the workload (no more writes), stop the controller (no more
-decisions), heal every fault still active, settle the workload's unknown outcomes, judge
+decisions), heal every fault still active, stop watching the routing key, settle the workload's unknown outcomes, judge
 (unless interrupted), fingerprint the environment, tear the topology down (unless it was
 reused or kept), write `run.end` as the journal's last line, then `result.json` with the
 journal's final hash. Each cleanup step is guarded on its own: one failing does not skip
@@ -131,6 +131,7 @@ class DrillParts:
     make_controller: Callable[..., Any] = field(default_factory=lambda: _real("drills.control", "make_controller"))
     make_workload: Callable[..., Any] = field(default_factory=lambda: _real("drills.workload", "make_workload"))
     evaluate: Callable[..., Any] = field(default_factory=lambda: _real("drills.runner.judging", "evaluate"))
+    make_route_watch: Callable[..., Any] = field(default_factory=lambda: _real("drills.observe.route_watch", "RouteWatch"))
 
 
 def _real(module: str, attr: str) -> Callable[..., Any]:
@@ -189,6 +190,7 @@ class Drill:
         self.checks_status = "passed"
         self.progress = Progress(opts.stream, tty=opts.tty, active_dc=self._active_dc)
         self.ctx: DrillContext | None = None
+        self.route_watch: Any = None
         self.environment: dict[str, Any] = {}
         self._signals_logged = 0
 
@@ -311,8 +313,12 @@ class Drill:
                            make_fault=self.parts.make_fault,
                            on_gate=lambda g: self.progress.say(f"gate {g}: waiting for approval ({approvals.instructions(g)})"))
         self.ctx = ctx
+        self.route_watch = self.parts.make_route_watch(self.topo, self.journal)
+        self.route_watch.start()
         if self.scenario.controller.kind != "none":
-            ctx.controller = self.parts.make_controller(self.scenario.controller, self.topo, self.journal)
+            ctx.controller = self.parts.make_controller(self.scenario.controller, self.topo, self.journal,
+                                                        run_dir=self.run_dir, interrupted=self.interrupted,
+                                                        environ=ctx.shell_env())
             ctx.controller.start()
         if self.scenario.workload.kind != "none":
             ctx.workload = self.parts.make_workload(self.scenario.workload, self.topo, self.journal, self.run_dir)
@@ -347,6 +353,8 @@ class Drill:
                 for name, error in report.failed.items():
                     self.progress.say(f"healed {name} (FAILED: {error})")
                     self.cleanup_problems.append(f"healing {name} failed: {error}")
+        if self.route_watch is not None:
+            self._guard("stop route watch", self.route_watch.stop)
         if self.topo is not None and not self.interrupted.is_set() and not self.error:
             self._judge()
         self.environment = self._guard("environment fingerprint", lambda: result_mod.environment(self.topo)) or \

@@ -81,6 +81,8 @@ class DrillContext:
         if self.topo is not None:
             env.update(self.topo.endpoint_env())
         env["DRILLS_RUN_DIR"] = str(self.run_dir)
+        if self.scenario.source is not None:
+            env["DRILLS_SCENARIO_DIR"] = str(Path(self.scenario.source).resolve().parent)
         for name, value in self.scenario.param_values.items():
             env[f"DRILLS_PARAM_{name.upper()}"] = "" if value is None else str(value)
         env.update(self.environ)

@@ -34,7 +34,8 @@ from drills.topology.spec import TopologySpec
 from drills.yamlsource import Duration
 
 DcName = Literal["dc1", "dc2"]
-CheckName = Literal["rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency", "split_brain"]
+CheckName = Literal["rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency", "split_brain",
+                    "write_availability"]
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
 _RATE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*/\s*(s|sec|m|min)\s*$")
@@ -136,14 +137,22 @@ class ControllerSpec(Strict):
     command_timeout: Duration = Field(60.0, gt=0, description="kind external: how long a command may take")
     switchover: str | None = Field(None, description="kind external: command run for a planned switchover")
     failback: str | None = Field(None, description="kind external: command run for a failback")
+    monitor: str | None = Field(None, description="kind external: a long-running command that watches the topology and "
+                                "fails over on its own (orchestrator, a home-grown script); its own process group, "
+                                "output kept in the run directory as monitor.log, stopped on every way out of the run")
+    ready: str | None = Field(None, description="kind external: a command polled until it exits 0 before the drill "
+                              "goes on (the monitor has discovered the topology)")
+    ready_timeout: Duration = Field(60.0, gt=0, description="kind external: how long `ready:` may keep failing")
 
     @model_validator(mode="after")
     def _external_needs_commands(self) -> ControllerSpec:
-        commands = (self.failover, self.switchover, self.failback)
+        commands = (self.failover, self.switchover, self.failback, self.monitor)
         if self.kind == "external" and not any(commands):
-            raise ValueError("controller kind external needs at least one of `failover:`, `switchover:`, `failback:` commands")
-        if self.kind != "external" and any(commands):
-            raise ValueError("`failover:`/`switchover:`/`failback:` commands are only for controller kind external")
+            raise ValueError("controller kind external needs a `monitor:` that decides alone, or at least one of "
+                             "`failover:`, `switchover:`, `failback:` commands")
+        if self.kind != "external" and (any(commands) or self.ready):
+            raise ValueError("`monitor:`/`ready:`/`failover:`/`switchover:`/`failback:` commands are only for "
+                             "controller kind external")
         return self
 
 
@@ -392,6 +401,8 @@ class Objectives(Strict):
     rto: Duration | None = None
     rpo: Annotated[int, Field(ge=0)] | RpoBound | None = Field(None, description="lost acknowledged writes: 0, N, or {max_writes, max_span}")
     switchover_window: Duration | None = None
+    write_availability: Duration | None = Field(None, description="the longest the application may go without an "
+                                                "acknowledged write while the workload runs (default: the rto)")
     checks: ChecksSpec = ChecksSpec()
 
 

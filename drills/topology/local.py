@@ -114,9 +114,12 @@ class _ServerKind:
             tmp.rename(tpl)
         return tpl
 
-    def argv(self, s: ServerState, p: Process, spec: TopologySpec, base: Path) -> list[str]:
+    def argv(self, s: ServerState, p: Process, spec: TopologySpec, base: Path, identity: tuple[str, int]) -> list[str]:
+        """`identity`: the address the server reports as its own (report_host/report_port) —
+        the link proxy its replica reaches it by (`Topology.identity_address`)."""
         common = [
             self.binary, "--no-defaults", f"--datadir={p.datadir}", f"--port={s.port}", "--bind-address=127.0.0.1",
+            f"--report-host={identity[0]}", f"--report-port={identity[1]}",
             f"--socket={p.socket}", f"--pid-file={base}/{s.name}/mysqld.pid", f"--log-error={base}/{s.name}/error.log",
             f"--server-id={s.server_id}", "--log-bin=binlog", "--relay-log=relay-bin", "--binlog-format=ROW",
             f"--innodb-buffer-pool-size={spec.server.innodb_buffer_pool_size}", "--innodb-flush-log-at-trx-commit=2",
@@ -433,8 +436,6 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
     ])
     processes["toxiproxy"] = Process("toxiproxy", argv=[
         proc.toxiproxy_binary(), "-host", "127.0.0.1", "-port", str(ports["toxiproxy"]), "-config", str(toxi_config)])
-    for dc in DCS:
-        processes[dc].argv = kind.argv(servers[dc], processes[dc], spec, base)
 
     creds = Credentials("drills", secrets.token_urlsafe(18), "repl", secrets.token_urlsafe(18), "app", secrets.token_urlsafe(18),
                         root_password=secrets.token_urlsafe(18))
@@ -447,6 +448,8 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
         seed_file=str(spec.seed) if spec.seed else None,
         retry={"times": spec.routing.retry.times, "delay_ms": spec.routing.retry.delay_ms}, credentials=creds,
     )
+    for dc in DCS:
+        processes[dc].argv = kind.argv(servers[dc], processes[dc], spec, base, topo.identity_address(dc))
     control = LocalProcesses(topo, processes)
     topo.process_control = control
     # start everything at once; pid files first so a crash from here on is recoverable

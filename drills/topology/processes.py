@@ -186,17 +186,36 @@ def stop(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
 def stop_group(popen: subprocess.Popen[Any], grace: float = 2.0) -> None:
     """Stop a command started with `start_new_session=True` (a user's shell step, controller
     or load generator) with everything it spawned: SIGTERM to its process group, then SIGKILL
-    after `grace` seconds. A group that is already gone is not an error."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(popen.pid, sig)
-        except (ProcessLookupError, PermissionError):
+    after `grace` seconds — to the whole group, so a child that outlives its shell (a monitor
+    started by a wrapper script) is not left behind. A group already gone is not an error."""
+    pgid = popen.pid
+    deadline = time.monotonic() + grace
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        popen.poll()
+        return
+    while time.monotonic() < deadline:
+        popen.poll()
+        if not _group_alive(pgid):
             return
-        try:
-            popen.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        time.sleep(0.02)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def reap(pids: Iterable[int]) -> None:

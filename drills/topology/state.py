@@ -191,6 +191,14 @@ class Topology:
         """Where `replica`'s IO thread connects to reach `source` (through Toxiproxy)."""
         return _split(self._proxy(self.link_proxy_name(source, replica)).listen)
 
+    def identity_address(self, dc: str) -> tuple[str, int]:
+        """The one address a controller should know `dc` by: where the other DC's replica
+        reaches it (the link proxy out of `dc`), which is also what `dc` reports as its own
+        (report_host/report_port). A controller that probes this address sees one consistent
+        topology — the primary it probes is the source its replica names — and, like a
+        controller in the other data centre, loses sight of `dc` when the link is cut."""
+        return self.link_address(dc, self.other(dc))
+
     def source_behind(self, host: str, port: int) -> str | None:
         """The DC a replica reaches at `host:port` (the source its replica status reports):
         through a link proxy normally, or a server's own address if it was pointed there
@@ -250,7 +258,11 @@ class Topology:
 
     def endpoint_env(self) -> dict[str, str]:
         """Environment handed to a user's own controller or workload commands (no secrets
-        except through the dedicated variables, which never reach the journal)."""
+        except through the dedicated variables, which never reach the journal). The
+        README's "Drill your own controller" lists them: per DC `_IDENTITY_` (the address to
+        manage it by), `_SERVICE_` (the application's path), plain HOST/PORT (the harness's
+        observer path, which no fault touches — a controller that uses it cannot see the
+        faults), the links, etcd and the routing key."""
         env = {
             "DRILLS_STATE_DIR": str(self.state_dir),
             "DRILLS_ROUTING_KEY": self.routing_key,
@@ -263,6 +275,11 @@ class Topology:
             env[f"DRILLS_{up}_HOST"], env[f"DRILLS_{up}_PORT"] = s.host, str(s.port)
             sh, sp = self.service_address(dc)
             env[f"DRILLS_{up}_SERVICE_HOST"], env[f"DRILLS_{up}_SERVICE_PORT"] = sh, str(sp)
+            ih, ip = self.identity_address(dc)
+            env[f"DRILLS_{up}_IDENTITY_HOST"], env[f"DRILLS_{up}_IDENTITY_PORT"] = ih, str(ip)
+        for (source, replica), name in LINK_PROXY.items():
+            if name in self.proxies:
+                env[f"DRILLS_LINK_{source.upper()}_TO_{replica.upper()}"] = "%s:%d" % self.link_address(source, replica)
         if self.credentials:
             env["DRILLS_ADMIN_USER"] = self.credentials.admin_user
             env["DRILLS_ADMIN_PASSWORD"] = self.credentials.admin_password

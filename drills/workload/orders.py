@@ -132,6 +132,7 @@ class OrdersWorkload:
     def stop(self) -> dict[str, int]:
         if self._result is not None:
             return self._result
+        requested = time.monotonic_ns()
         self._stop.set()
         self.view.close()
         for t in self._threads:
@@ -141,7 +142,7 @@ class OrdersWorkload:
         if self.ledger:
             self.ledger.close()
         self.journal.record(SOURCE, events.WORKLOAD_STOP, **counts, connect_failures=self.connect_failures,
-                            abandoned=[list(r) for r in self.allocator.abandoned])
+                            abandoned=[list(r) for r in self.allocator.abandoned], requested_mono_ns=requested)
         self._result = counts
         return counts
 

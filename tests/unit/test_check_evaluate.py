@@ -30,7 +30,7 @@ def test_evaluate_judges_every_check_and_journals_each_result(tmp_path: Path) ->
     with journal_mod.Journal(run / "journal.jsonl") as j:
         verdicts = evaluate(run, scenario, None, j)
     assert [v["name"] for v in verdicts] == list(CHECKS) == [
-        "rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency", "split_brain"]
+        "rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency", "split_brain", "write_availability"]
     assert {v["name"]: v["status"] for v in verdicts} == dict.fromkeys(CHECKS, "passed")
     for v in verdicts:
         assert set(v) == {"name", "status", "expected_failure", "measured", "objective", "summary", "evidence"}

@@ -60,6 +60,19 @@ class NothingRuns:
         return {}
 
 
+class NoRouteWatch:
+    """There is no etcd behind NothingRuns: the route watch has nothing to watch."""
+
+    def __init__(self, topo: Any, journal: Any):
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
 class NoTopology:
     """Provider that starts nothing; records what the drill asked of it."""
 
@@ -99,7 +112,7 @@ def drill(tmp_path: Path, text: str, *, provider: NoTopology | None = None, log:
     # No checks unless a test gives them: a real judge on a topology of nothing would rightly
     # find every check unknown, and these tests are about the runner's control flow.
     parts = DrillParts(make_fault=lambda spec, topo, journal: RecordingFault(spec, log, journal),
-                       evaluate=evaluate or (lambda *_args: []))
+                       evaluate=evaluate or (lambda *_args: []), make_route_watch=NoRouteWatch)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     d = Drill(scenario, run_dir, Journal(run_dir / "journal.jsonl"), "rid", RunOptions(scenario="s", approve=approve or [], tty=False),
@@ -196,7 +209,7 @@ def test_secret_params_never_reach_journal_or_result(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     d = Drill(scenario, run_dir, Journal(run_dir / "journal.jsonl", secrets=scenario.secret_values), "rid",
-              RunOptions(scenario="s", tty=False), DrillParts(evaluate=lambda *_a: []), environ={},
+              RunOptions(scenario="s", tty=False), DrillParts(evaluate=lambda *_a: [], make_route_watch=NoRouteWatch), environ={},
               topology_provider=NoTopology())
     out = d.execute()
     assert out.status == "passed"

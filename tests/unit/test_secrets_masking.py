@@ -34,7 +34,7 @@ stages:
 """
 
 
-from test_runner_drill import NoTopology  # noqa: E402 - the runner tests' provider of nothing
+from test_runner_drill import NoRouteWatch, NoTopology  # noqa: E402 - the runner tests' provider of nothing
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -52,7 +52,8 @@ def test_no_file_of_the_run_and_no_byte_of_the_output_holds_the_secret(tmp_path_
                       RunOptions(scenario="s", tty=False, stream=err, html=run_dir / "report.html",
                                  junit=run_dir / "junit.xml", summary=run_dir / "summary.md",
                                  allure_dir=run_dir / "allure"),
-                      DrillParts(evaluate=lambda *_a: []), environ={}, topology_provider=NoTopology())
+                      DrillParts(evaluate=lambda *_a: [], make_route_watch=NoRouteWatch), environ={},
+                      topology_provider=NoTopology())
         outcome = drill.execute()
     finally:
         sys.stdout, sys.stderr = stdout, stderr
