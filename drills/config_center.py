@@ -165,14 +165,16 @@ class ConfigCenter:
 
     def watch(self, callback: Callable[[Route], None], *, on_error: Callable[[BaseException], None] | None = None,
               on_malformed: Callable[[int, str], None] | None = None,
+              on_recovered: Callable[[], None] | None = None,
               retry_delay: float = 0.2) -> Callable[[], None]:
         """Call `callback` with every new Route. The watch is re-created after etcd restarts or
         the connection breaks, re-reading the key first so no change in between is missed.
         A value that is not a JSON object goes to `on_malformed(revision, reason)` once (any
         controller may write the key; a broken document is evidence, not a reason to stop
-        watching). Returns a cancel function."""
+        watching). `on_recovered()` is called when the key can be read again after an error.
+        Returns a cancel function."""
         stop = threading.Event()
-        state: dict[str, Any] = {"cancel": None, "last_rev": 0,
+        state: dict[str, Any] = {"cancel": None, "last_rev": 0, "failing": False,
                                  "client": pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)}
 
         def deliver(value: bytes | None, revision: int) -> None:
@@ -190,6 +192,10 @@ class ConfigCenter:
                 watcher_client = state["client"]
                 try:
                     value, meta = watcher_client.get(self.key)
+                    if state["failing"]:
+                        state["failing"] = False
+                        if on_recovered is not None:
+                            on_recovered()
                     revision = int(meta.mod_revision) if value is not None else 0
                     deliver(value, revision)
                     start = (revision + 1) if value is not None else None
@@ -205,6 +211,7 @@ class ConfigCenter:
                         if isinstance(event, pyetcd.events.PutEvent):
                             deliver(event.value, int(event.mod_revision))
                 except _ETCD_ERRORS as exc:
+                    state["failing"] = True
                     if on_error is not None and not stop.is_set():
                         on_error(exc)
                     # The client marks its only node failed after a broken connection and then

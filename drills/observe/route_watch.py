@@ -10,8 +10,11 @@ only ever agrees with them), so the same drill under any controller is judged th
 
 A value that is not a routing document is journaled too (`problem`), because a controller
 that corrupts the key is exactly what a drill is for; it never stops the watch. Losing etcd
-is journaled once per outage (`route.watch` {ok: false}); the watch re-reads the key when
-etcd answers again, so a change made in between is still seen.
+is journaled once per outage (`route.watch` {ok: false}, then {ok: true}); the watch re-reads
+the key when etcd answers again, so the value it took in between is seen. (A change and its
+reversal both made while the watch was away would look like no change; the watch is on the
+observer path, which no fault touches, so that takes etcd itself being down — when nobody
+can write the key either.)
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ class RouteWatch:
         else:
             if current is not None:
                 self._deliver(current, initial=True)
-        self._cancel = self._cc.watch(self._deliver, on_error=self._lost, on_malformed=self._malformed)
+        self._cancel = self._cc.watch(self._deliver, on_error=self._lost, on_malformed=self._malformed,
+                                      on_recovered=self._found)
 
     def stop(self) -> None:
         """Stop watching, after one last read: a change made just before the stop is journaled

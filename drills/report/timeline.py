@@ -65,10 +65,15 @@ def _label(kind: str, p: dict[str, Any]) -> tuple[str, str] | None:
         events.PROMOTE: ("controller", f"promote {p.get('dc', '?')}"),
         events.LINK_REVERSED: ("controller", f"link {p.get('source', '?')}→{p.get('replica', '?')}"),
         events.ROUTE_PUBLISHED: ("routing", f"route → {to} (epoch {p.get('epoch', '?')})"),
-        events.ROUTE_CHANGED: ("routing", f"observed active={p.get('active', '?')}"),
+        events.ROUTE_CHANGED: ("routing", f"key unusable: {p.get('problem')}" if p.get("problem") else
+                               f"observed active={p.get('active', '?')} (epoch {p.get('epoch', '?')})"),
+        events.CONTROLLER_EVENT: ("controller", f"{p.get('phase', '?')}" + (f" {p['dc']}" if p.get("dc") else "")
+                                  + " (controller's own)"),
+        events.CONTROLLER_MONITOR: ("controller", f"monitor exited ({p.get('exit_status')})")
+        if p.get("action") == "exited" else None,
         events.WORKLOAD_ROUTE: ("workload", f"client on {p.get('active', '?')}"),
     }
-    return table.get(kind)
+    return table.get(kind) or None
 
 
 def build_timeline(record: RunRecord) -> Timeline:
@@ -76,9 +81,12 @@ def build_timeline(record: RunRecord) -> Timeline:
     if not record.events:
         return tl
     for e in record.events:
-        entry = _label(str(e.get("kind")), e.get("payload") or {})
+        payload = e.get("payload") or {}
+        entry = _label(str(e.get("kind")), payload)
         if entry:
-            tl.milestones.append(Milestone(record.rel_s(e["mono_ns"]), entry[0], entry[1], e["kind"], int(e.get("seq", 0)) + 1))
+            at = payload.get("at_mono_ns") if e.get("kind") == events.CONTROLLER_EVENT else None
+            at = at if isinstance(at, int) and not isinstance(at, bool) else e["mono_ns"]  # a controller's own clock
+            tl.milestones.append(Milestone(record.rel_s(at), entry[0], entry[1], e["kind"], int(e.get("seq", 0)) + 1))
     completions = sorted(
         (r for r in record.ledger if r.get("f") in WRITE_FUNCTIONS and r.get("type") in ("ok", "fail", "info")),
         key=lambda r: r.get("mono_ns", 0),
