@@ -183,8 +183,12 @@ class ConfigCenter:
             state["last_rev"] = revision
             document, problem = parse_document(value)
             if document is not None:
-                callback(Route(document, revision))
-            elif on_malformed is not None:
+                try:
+                    callback(Route(document, revision))
+                    return
+                except Exception as exc:  # noqa: BLE001 - one value the callback chokes on never ends the watch
+                    problem = f"could not be handled ({type(exc).__name__})"
+            if on_malformed is not None:
                 on_malformed(revision, problem)
 
         def loop() -> None:
@@ -249,7 +253,7 @@ def parse_document(value: bytes | str) -> tuple[dict[str, Any] | None, str]:
     """The routing document in a key's value, or (None, why not)."""
     try:
         document = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return None, f"not JSON ({type(exc).__name__})"
     if not isinstance(document, dict):
         return None, f"a JSON {type(document).__name__}, not an object"

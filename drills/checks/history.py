@@ -137,6 +137,10 @@ class History:
     ops: list[Op] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     ledger_problems: list[str] = field(default_factory=list)
+    # what the routing key did that a timeline of one writer per epoch cannot hold: the same
+    # epoch naming another DC later, a controller's claim the key contradicted
+    route_problems: list[dict[str, Any]] = field(default_factory=list)
+    observed_epochs: set[int] | None = None  # epochs the journal shows the key holding (None: no route record)
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -168,8 +172,36 @@ class History:
                                      payload, str(rec.get("wall", ""))))
         hist.events.sort(key=lambda e: (e.mono_ns, e.seq))
         hist.ops = _pair_ops(ledger, hist.ledger_problems)
-        hist.routes = _route_timeline(hist.events, hist.ops)
+        hist.routes = _route_timeline(hist.events, hist.ops, hist.route_problems)
+        if any(e.kind in (ev.ROUTE_CHANGED, ev.ROUTE_PUBLISHED) for e in hist.events):
+            hist.observed_epochs = {r.epoch for r in hist.routes}
+            unseen = sorted({o.epoch for o in hist.ops if o.epoch is not None and o.epoch not in hist.observed_epochs})
+            if unseen:
+                hist.ledger_problems.append(
+                    f"the client recorded epoch(s) {', '.join(map(str, unseen[:10]))} that the routing key was never "
+                    "seen holding; those writes are judged by the route in force when they were sent")
         return hist
+
+    def unseen_epoch_ops(self) -> list[Op]:
+        """Ops carrying an epoch the observed route timeline never held."""
+        if self.observed_epochs is None:
+            return []
+        return [o for o in self.ops if o.epoch is not None and o.epoch not in self.observed_epochs]
+
+    def watch_gaps(self) -> list[tuple[int, int | None]]:
+        """Spans in which the runner's watch of the routing key had lost etcd (`route.watch`
+        ok false .. ok true; None = never regained)."""
+        gaps: list[tuple[int, int | None]] = []
+        start = None
+        for e in self.of(ev.ROUTE_WATCH):
+            if e.get("ok") is False and start is None:
+                start = e.mono_ns
+            elif e.get("ok") is True and start is not None:
+                gaps.append((start, e.mono_ns))
+                start = None
+        if start is not None:
+            gaps.append((start, None))
+        return gaps
 
     # ---- queries ------------------------------------------------------------------------------
     def of(self, *kinds: str, after: int | None = None, before: int | None = None,
@@ -235,9 +267,10 @@ class History:
         return self.routes[i - 1] if i > 0 else None
 
     def epoch_of(self, o: Op) -> int | None:
-        """The epoch a write followed: its own, or — for a client that recorded none — the
+        """The epoch a write followed: its own, or — for a client that recorded none, or one
+        the routing key was never seen holding (a client writing the revision, say) — the
         route in force when it was sent (never skipped for lack of one)."""
-        if o.epoch is not None:
+        if o.epoch is not None and (self.observed_epochs is None or o.epoch in self.observed_epochs):
             return o.epoch
         route = self.route_at(o.invoke_ns if o.invoke_ns is not None else (o.time_ns or 0))
         return route.epoch if route is not None else None
@@ -300,6 +333,7 @@ def stop_requested_ns(stop: Event) -> int:
 
 def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op]:
     ops: dict[int, Op] = {}
+    renumbered: dict[int, int] = {}  # a re-used op number -> the key its later lines belong to
     for n, rec in enumerate(records, start=1):
         if not isinstance(rec, dict) or "op" not in rec or rec.get("type") not in ev.LEDGER_TYPES:
             problems.append(f"ledger record {n}: expected an object with `op` and `type` in {ev.LEDGER_TYPES}; ignored")
@@ -309,8 +343,17 @@ def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op
         except (TypeError, ValueError):
             problems.append(f"ledger record {n}: `op` is not a number; ignored")
             continue
-        op = ops.setdefault(key, Op(key))
         kind = rec["type"]
+        if kind == "invoke" and key in ops and ops[key].invoke_ns is not None:
+            problems.append(f"ledger record {n}: op {key} is invoked a second time (a restarted client numbering "
+                            "again?); the second one is judged apart, as op -{key}")
+            key = -key if key > 0 else key - 1_000_000_000
+            while key in ops:
+                key -= 1_000_000_000
+            renumbered[int(rec["op"])] = key
+        elif int(rec["op"]) in renumbered:
+            key = renumbered[int(rec["op"])]
+        op = ops.setdefault(key, Op(key))
         for name in ("f", "dc", "worker", "token"):
             if rec.get(name) is not None and not getattr(op, name):
                 setattr(op, name, rec[name] if name == "worker" else str(rec[name]))
@@ -337,12 +380,19 @@ def _pair_ops(records: Iterable[dict[str, Any]], problems: list[str]) -> list[Op
     return sorted(ops.values(), key=lambda o: (o.invoke_ns if o.invoke_ns is not None else 0, o.op))
 
 
-def _route_timeline(events: list[Event], ops: list[Op]) -> list[Route]:
+def _route_timeline(events: list[Event], ops: list[Op], problems: list[dict[str, Any]] | None = None) -> list[Route]:
     """One Route per epoch, at the earliest moment any record shows it (the controller's
     publish usually precedes the observer's watch by milliseconds), read the way the
     application's client reads the key: only a newer epoch moves it, so a document that
-    re-uses or lowers an epoch, or that it cannot parse (`problem`), is not a route."""
+    re-uses or lowers an epoch, or that it cannot parse (`problem`), is not a route.
+
+    The key's own value (`route.changed`, the runner's watch) is the truth: a controller's
+    `route.published` that names another DC for the epoch is overruled by it, and a later
+    value re-using an epoch for another DC is a problem (`epoch_reused`) — the fencing token
+    named two writers, whatever the clients that already moved on did with it."""
+    problems = problems if problems is not None else []
     seen: dict[int, Route] = {}
+    watched: dict[int, Event] = {}
     newest = None
     for e in events:  # in (mono_ns, seq) order
         if e.kind not in (ev.ROUTE_PUBLISHED, ev.ROUTE_CHANGED) or e.get("problem"):
@@ -354,13 +404,29 @@ def _route_timeline(events: list[Event], ops: list[Op]) -> list[Route]:
         active = e.get("to") if e.kind == ev.ROUTE_PUBLISHED else e.get("active")
         if not active:
             continue
+        active = str(active)
         prev = e.get("from") if e.kind == ev.ROUTE_PUBLISHED else None
         old = seen.get(epoch)
+        if e.kind == ev.ROUTE_CHANGED:
+            first = watched.setdefault(epoch, e)
+            if first is not e and str(first.get("active")) != active:
+                problems.append({"kind": "epoch_reused", "epoch": epoch, "first": {"active": first.get("active"), "seq": first.seq},
+                                 "then": {"active": active, "seq": e.seq}})
+                continue
+            if old is not None and old.active != active:  # the key overrules a controller's claim
+                problems.append({"kind": "claim_contradicted", "epoch": epoch, "claimed": {"active": old.active, "seq": old.seq},
+                                 "key": {"active": active, "seq": e.seq}})
+                seen[epoch] = Route(epoch, active, e.mono_ns, e.seq, old.previous)
+                continue
+        elif epoch in watched and str(watched[epoch].get("active")) != active:
+            problems.append({"kind": "claim_contradicted", "epoch": epoch, "claimed": {"active": active, "seq": e.seq},
+                             "key": {"active": watched[epoch].get("active"), "seq": watched[epoch].seq}})
+            continue
         if old is None:
             if newest is not None and epoch < newest:
                 continue  # the client never goes back
             newest = epoch
-            seen[epoch] = Route(epoch, str(active), e.mono_ns, e.seq, prev)
+            seen[epoch] = Route(epoch, active, e.mono_ns, e.seq, prev)
         elif prev and old.previous is None:
             seen[epoch] = Route(old.epoch, old.active, old.mono_ns, old.seq, prev)
     routes = sorted(seen.values(), key=lambda r: r.epoch)

@@ -22,7 +22,7 @@ from drills.checks import (
     write_availability,
 )
 from drills.checks.history import History
-from drills.checks.verdict import UNKNOWN, Verdict
+from drills.checks.verdict import PASSED, UNKNOWN, Verdict
 from drills.scenario.model import Scenario
 
 CheckFunction = Callable[[History, Scenario], Verdict]
@@ -69,6 +69,26 @@ CHECKS: dict[str, CheckFunction] = {
     "write_availability": _write_availability,
 }
 
+# The checks that judge writes against the route timeline: a pass is only as good as it.
+ROUTE_CHECKS = frozenset({"rto", "rpo", "sequence_continuity", "data_consistency", "split_brain"})
+
+
+def _blind_spot(hist: History) -> str | None:
+    """Why the route timeline cannot back a pass: the client wrote under an epoch the watch
+    never saw while the watch had lost etcd — the key may have moved and come back unseen."""
+    gaps = hist.watch_gaps()
+    if not gaps:
+        return None
+    for o in hist.unseen_epoch_ops():
+        t = o.invoke_ns if o.invoke_ns is not None else (o.time_ns or 0)
+        for start, end in gaps:
+            if start <= t and (end is None or t <= end):
+                return (f"The runner's watch of the routing key had lost etcd when the client wrote under epoch "
+                        f"{o.epoch} (op {o.op}), which the watch never saw: the route timeline has a hole, so a pass "
+                        "cannot be trusted.")
+    return None
+
+
 # Judging a record without its scenario (`drills judge` of a run directory that lost it):
 # no objectives, no waivers, the default sequence.
 NO_SCENARIO = Scenario(name="no-scenario")
@@ -82,6 +102,7 @@ def judge_record(run_dir: str | os.PathLike[str], scenario: Scenario | None) -> 
     scenario = scenario or NO_SCENARIO
     hist = History.load(run_dir)
     checks = scenario.objectives.checks
+    blind = _blind_spot(hist)
     verdicts = []
     for name, fn in CHECKS.items():
         try:
@@ -89,9 +110,13 @@ def judge_record(run_dir: str | os.PathLike[str], scenario: Scenario | None) -> 
         except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal to the run
             verdict = Verdict(name, UNKNOWN, None, None, f"The {name} check could not be computed ({type(exc).__name__}).",
                               {"error": f"{type(exc).__name__}: {exc}"})
+        if blind and name in ROUTE_CHECKS and verdict.status == PASSED:
+            verdict = Verdict(name, UNKNOWN, verdict.measured, verdict.objective, blind, {**verdict.evidence, "passed_but": blind})
         verdict.expected_failure = name in checks.expected_to_fail
         if hist.ledger_problems:
             verdict.evidence.setdefault("ledger_problems", hist.ledger_problems[:20])
+        if hist.route_problems and name in ROUTE_CHECKS:
+            verdict.evidence.setdefault("route_problems", hist.route_problems[:20])
         entry = verdict.as_dict()
         if verdict.status == UNKNOWN and name in checks.not_judged:
             entry["waived"] = checks.not_judged[name]

@@ -9,7 +9,9 @@ client under the new epoch; a segment allocation or a probe is not the applicati
   the detection if none does). A fault elsewhere — latency on the standby's path — never
   moves the start. The outage starts at the first evidence that writes stopped because of
   it: the first order to the old side that failed or never completed after its last
-  acknowledged one, bounded below by the drilled event. A forced failover with no fault
+  acknowledged one, bounded below by the drilled event. When none failed — the old side kept
+  taking orders until the clients followed the new route (a cut link, not a dead writer) —
+  it starts at the last order the old side acknowledged. A forced failover with no fault
   starts at its `failover.start`.
 - **Planned switchover / failback** (`switchover.start` towards the new DC) — the
   write-unavailable window: from the write ban on the old side, or from the first refused
@@ -113,7 +115,14 @@ def _measure(hist: History, route: Route, until: int | None, rto: float | None, 
         t0 = min(trigger.mono_ns, failed) if failed is not None else trigger.mono_ns
         out["origin"] = "first_failed_write" if failed is not None and failed < trigger.mono_ns else out["origin"]
     else:
-        t0 = max(trigger.mono_ns, failed) if failed is not None else trigger.mono_ns
+        if failed is not None:
+            t0 = max(trigger.mono_ns, failed)
+        else:
+            # no order to the old side failed: it kept taking writes after the fault (a cut that
+            # left the application's path alone) — writes stopped when the clients left it
+            t0 = lower
+            if lower > trigger.mono_ns:
+                out["origin"] = "last_ack_on_old_writer"
         if failed is not None and failed > trigger.mono_ns:
             out["first_failed_write_s_after_fault"] = seconds(failed - trigger.mono_ns)
     out["origin_seq"] = trigger.seq
@@ -163,9 +172,11 @@ def _measure(hist: History, route: Route, until: int | None, rto: float | None, 
     phases.sort(key=lambda p: p["at_s"])
     out["phases"] = phases
     what = "write-unavailable window" if planned else "recovery"
+    target = f" ({out['fault']['target']})" if trigger.kind == ev.FAULT_INJECT and out["fault"]["target"] != old else ""
     start_words = ("the first write refused on" if out["origin"] == "first_failed_write" else "the write ban on") if planned \
-        else ("the first failed write after the fault on" if t0 != trigger.mono_ns else
-              "the fault on" if trigger.kind == ev.FAULT_INJECT else "the failover request for")
+        else ("the last order acknowledged by" if out["origin"] == "last_ack_on_old_writer" else
+              f"the first failed write after the fault{target} on" if t0 != trigger.mono_ns else
+              f"the fault{target} on" if trigger.kind == ev.FAULT_INJECT else "the failover request for")
     if ack is not None:
         measured = seconds((ack.complete_ns or 0) - t0)
         out["measured_s"] = measured

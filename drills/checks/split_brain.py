@@ -16,7 +16,8 @@ write's token and content, per DC).
 For every write found committed on a DC X (acknowledged by X, or read back on X):
 
 1. **wrong writer** — its epoch (the route in force when it was sent, if the client
-   recorded none) named another DC, or two DCs took writes under one epoch;
+   recorded none) named another DC, or two DCs took writes under one epoch; and the routing
+   key itself must never name a second DC under an epoch it already gave (`epoch_reused`);
 2. **after the handover** — the window reaches past the moment X stopped being the only
    writer (another DC promoted, or a route with a newer epoch naming another DC). Such a
    write is judged:
@@ -56,6 +57,7 @@ def check(hist: History) -> Verdict:
                        {"epochs_with_two_writers": [], "split_brain_writes": [], "routes": routes})
 
     shared = _two_writers_per_epoch(hist, accepted)
+    reused = [p for p in hist.route_problems if p.get("kind") == "epoch_reused"]
     split, proven, behind_edge = [], [], []
     for o in accepted:
         judged = judge_write(hist, o)
@@ -65,12 +67,17 @@ def check(hist: History) -> Verdict:
         {"split": split, "proven": proven, "behind_edge": behind_edge}[kind].append(entry)
 
     measured = {"epochs_with_two_writers": len(shared), "split_brain_writes": len(split),
-                "proven_before_switch": len(proven), "behind_edge_fence": len(behind_edge)}
+                "proven_before_switch": len(proven), "behind_edge_fence": len(behind_edge), "epochs_reused": len(reused)}
     evidence = {"epochs_with_two_writers": shared[:MAX_LISTED], "split_brain_writes": split[:MAX_LISTED],
                 "proven_before_switch": proven[:MAX_LISTED], "behind_edge_fence": behind_edge[:MAX_LISTED],
-                "routes": routes}
-    if shared or split:
+                "epochs_reused": reused[:MAX_LISTED], "routes": routes}
+    if shared or split or reused:
         parts = []
+        if reused:
+            r = reused[0]
+            parts.append(f"the routing key named {r['first']['active']} (journal line {r['first']['seq']}) and then "
+                         f"{r['then']['active']} (line {r['then']['seq']}) under the same epoch {r['epoch']}: the fencing "
+                         "token no longer fenced (a client reading the key afresh follows the second)")
         if shared:
             s = shared[0]
             parts.append(f"under routing epoch {s['epoch']} (active {s['route_active']}) writes were committed by "

@@ -3,17 +3,21 @@
 RTO times a recovery, so it needs a route change; an outage that no controller answered —
 a port change the monitor (rightly or wrongly) did not fail over for, a config centre that
 lost its key — has none, and would otherwise go unmeasured. This check needs nothing but the
-client's ledger: while the workload ran, every stretch between one acknowledged order and
-the next is a window in which no write got through. The longest one is measured:
+client's ledger: while the workload ran, between one acknowledged order and the next no
+write got through. The longest such stretch *of unmet demand* is measured:
 
-- it opens at the last order acknowledged before it (or when the workload started) and
-  closes at the next order acknowledged anywhere, on either data centre (or when the
-  workload was stopped: an outage still open then is measured up to the stop — it is at
-  least that long);
-- only business writes count (`write_order`); a segment allocation is not the application
-  working;
-- time outside the workload's running periods (`workload.start` .. `workload.stop`) is not
-  unavailability: nobody was writing.
+- it closes at the next order acknowledged anywhere, on either data centre (or when the
+  workload was asked to stop: an outage still open then is measured up to the stop — it is
+  at least that long);
+- it opens at the last order acknowledged before it, or — when no order was waiting then —
+  at the first order sent after it that was still waiting: a load generator that sends one
+  order every ten seconds, each acknowledged at once, was never unable to write; one that
+  started late had no demand yet;
+- every order the client tried counts as demand, including one that could not even connect
+  (the reference workload ledgers those as failed attempts); only business writes count
+  (`write_order`) — a segment allocation is not the application working;
+- time outside the workload's running periods (`workload.start` .. the moment a stop was
+  asked for) is not unavailability: nobody was writing.
 
 Objective: `objectives.write_availability` (seconds) if the scenario sets one, else its
 `rto` — a window longer than the RTO is a recovery that took longer than allowed whether or
@@ -23,6 +27,8 @@ unknown — there was no demand to measure against.
 
 from __future__ import annotations
 
+import heapq
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +44,9 @@ SHOWN_WINDOWS = 5
 class Window:
     start_ns: int
     end_ns: int
-    opened_by: Op | None  # the last ack before it (None: the workload's start)
+    opened_by: Op | None  # the last ack before it, or the first order sent after it (None: the workload's start)
     closed_by: Op | None  # the next ack (None: the workload's stop — still open then)
+    opened_at_ack: bool = True  # an order was already waiting at the last ack (else: opened by `opened_by`'s send)
 
     @property
     def length_ns(self) -> int:
@@ -99,14 +106,28 @@ def running_periods(hist: History, orders: list[Op]) -> list[tuple[int, int]]:
 
 
 def _windows(orders: list[Op], start: int, stop: int) -> list[Window]:
+    """The stretches between consecutive acks in [start, stop], each opened where unmet
+    demand began: at the previous ack if an order sent before it was still waiting then,
+    else at the first order sent after it (none sent: no window). One sweep, O(n log n)."""
     acks = sorted((o for o in orders if o.outcome == "ok" and o.complete_ns is not None and start <= o.complete_ns <= stop),
                   key=lambda o: o.complete_ns or 0)
+    sent = sorted((o for o in orders if o.invoke_ns is not None and o.invoke_ns <= stop), key=lambda o: o.invoke_ns or 0)
+    waiting: list[float] = []  # completion times of orders sent so far (inf: never completed)
+    i = 0
     out: list[Window] = []
     prev_t, prev_op = start, None
-    for ack in acks:
-        out.append(Window(prev_t, ack.complete_ns or 0, prev_op, ack))
-        prev_t, prev_op = ack.complete_ns or 0, ack
-    out.append(Window(prev_t, stop, prev_op, None))
+    for end, closing in [((a.complete_ns or 0), a) for a in acks] + [(stop, None)]:
+        while i < len(sent) and (sent[i].invoke_ns or 0) <= prev_t:
+            heapq.heappush(waiting, math.inf if sent[i].complete_ns is None else sent[i].complete_ns)
+            i += 1
+        while waiting and waiting[0] <= prev_t:
+            heapq.heappop(waiting)
+        if waiting:
+            out.append(Window(prev_t, end, prev_op, closing))
+        elif i < len(sent) and (sent[i].invoke_ns or 0) <= end:
+            out.append(Window(sent[i].invoke_ns or 0, end, sent[i], closing, opened_at_ack=False))
+        if closing is not None:
+            prev_t, prev_op = end, closing
     return out
 
 
@@ -128,7 +149,8 @@ def _window_ref(hist: History, w: Window, t_base: int) -> dict[str, Any]:
     faults = [{"name": e.get("name"), "type": e.get("type"), "target": e.get("target"), "seq": e.seq}
               for e in hist.of(ev.FAULT_INJECT, before=w.end_ns) if _in_force(hist, e.mono_ns, e.get("name"), w.start_ns)]
     return {"seconds": seconds(w.length_ns), "from_s": seconds(w.start_ns - t_base), "to_s": seconds(w.end_ns - t_base),
-            "opened_by": w.opened_by.ref() if w.opened_by else "workload.start",
+            "opened_by": ({"last_ack": w.opened_by.ref()} if w.opened_at_ack else {"first_order_sent": w.opened_by.ref()})
+            if w.opened_by else "workload.start",
             "closed_by": w.closed_by.ref() if w.closed_by else "workload.stop",
             "attempts": outcomes, "error_codes": errors, "route_changes": routes, "faults_in_force": faults}
 
@@ -141,7 +163,9 @@ def _in_force(hist: History, injected: int, name: Any, at: int) -> bool:
 def _describe(hist: History, w: Window, t_base: int) -> str:
     frm = seconds(w.start_ns - t_base)
     end = f"the next order acknowledged on {w.closed_by.dc}" if w.closed_by else "the workload's stop, still unable to write"
-    start = f"the last order acknowledged on {w.opened_by.dc}" if w.opened_by else "the workload's start"
+    start = ("the workload's start" if w.opened_by is None else
+             f"the last order acknowledged on {w.opened_by.dc}" if w.opened_at_ack else
+             f"the first order sent to {w.opened_by.dc} after the last acknowledged one")
     switched = [r for r in hist.routes if r.mono_ns is not None and w.start_ns <= r.mono_ns <= w.end_ns]
     route = f", across the switch to {switched[-1].active}" if switched else ", with no route change"
     return f"(from {start}, {frm:.2f} s into the workload, to {end}{route})"

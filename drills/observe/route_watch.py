@@ -87,10 +87,13 @@ class RouteWatch:
             return
         self._found()
         doc = route.document
-        payload: dict[str, Any] = {"active": doc.get("active"), "epoch": doc.get("epoch"), "revision": route.revision}
         problem = document_problem(doc)
-        if problem:
-            payload["problem"] = problem
+        if problem:  # kept small: the document is the controller's, not ours
+            payload: dict[str, Any] = {"revision": route.revision, "problem": problem}
+            if isinstance(doc.get("active"), str):
+                payload["active"] = doc["active"][:64]
+        else:
+            payload = {"active": doc["active"], "epoch": doc["epoch"], "revision": route.revision}
         if initial:
             payload["initial"] = True
         self.journal.record(SOURCE, ev.ROUTE_CHANGED, **payload)
@@ -116,14 +119,11 @@ class RouteWatch:
 
 def document_problem(doc: dict[str, Any]) -> str | None:
     """Why the application's client would not follow this document (None when it would):
-    the same reading `drills.workload.routing.ClientRoute` makes of it."""
-    active, epoch = doc.get("active"), doc.get("epoch")
-    if not isinstance(active, str) or not active:
-        return "no `active` data centre"
-    if epoch is None:
-        return "no `epoch`"
+    the client's own reading, `ClientRoute.from_document`."""
+    from drills.workload.routing import ClientRoute
+
     try:
-        int(epoch)
-    except (TypeError, ValueError):
-        return f"`epoch` is {epoch!r}, not an integer"
+        ClientRoute.from_document(doc)
+    except ValueError as exc:
+        return str(exc)
     return None

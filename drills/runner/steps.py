@@ -29,7 +29,7 @@ from drills.record import LEDGER_FILE
 from drills.runner.gates import Approvals
 from drills.runner.stages import Action, Cancelled, StepCall, StepError
 from drills.scenario.model import ExpectSpec, Scenario, Step
-from drills.topology.processes import stop_group
+from drills.topology.processes import group_alive, stop_group
 
 SOURCE = "runner"
 POLL_S = 0.1
@@ -208,6 +208,10 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
             with ctx._lock:
                 if ctx.workload_running:
                     raise StepError("the workload is already running")
+                if ctx.workload_stats is not None:
+                    # one ledger, one period: a restarted load generator would number its
+                    # operations again from the start, and the record could no longer tell them apart
+                    raise StepError("the workload was already stopped; a drill runs its workload once")
                 ctx.workload_running = True
             ctx.workload.start()
             return None
@@ -287,6 +291,7 @@ def run_shell(command: str, timeout: float, env: dict[str, str], call: StepCall,
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
+    finished = False
     try:
         while reader.is_alive():
             reader.join(POLL_S)
@@ -294,8 +299,11 @@ def run_shell(command: str, timeout: float, env: dict[str, str], call: StepCall,
                 raise Cancelled("cancelled")
             if time.monotonic() > deadline:
                 raise StepError(f"`{command}` timed out after {timeout:g}s")
+        finished = True
     finally:
-        if proc.poll() is None:
+        # timed out or cancelled: the whole group goes, also what the shell left holding its
+        # output after it returned itself
+        if proc.poll() is None or (not finished and group_alive(proc.pid)):
             stop_group(proc, grace=2.0)
             reader.join(2)
     details = {"exit_code": proc.returncode, "stdout": _tail(out["stdout"]), "stderr": _tail(out["stderr"])}

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,7 @@ def stop_group(popen: subprocess.Popen[Any], grace: float = 2.0) -> None:
         return
     while time.monotonic() < deadline:
         popen.poll()
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
         time.sleep(0.02)
     try:
@@ -210,12 +211,43 @@ def stop_group(popen: subprocess.Popen[Any], grace: float = 2.0) -> None:
         pass
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group `pgid` is still there."""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+@dataclass
+class CommandResult:
+    exit_status: int | None  # None: it did not finish in time
+    output: str  # stdout and stderr, interleaved
+    timed_out: bool
+    left_running: bool  # it returned, but something it started was still running (now stopped)
+
+
+def run_command(command: str, *, env: dict[str, str], cwd: str | os.PathLike[str] | None, timeout: float,
+                grace: float = 2.0) -> CommandResult:
+    """A user's command (a controller's failover, a `ready:` probe) in its own process group.
+    Nothing it starts outlives it: on timeout the whole group is stopped — a failover still
+    acting after the harness gave up on it would be a change nobody journaled — and so is
+    anything it left running when it returned."""
+    proc = subprocess.Popen(command, shell=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        timed_out = False
+        left = group_alive(proc.pid)
+    except subprocess.TimeoutExpired:
+        timed_out = proc.poll() is None  # else it returned and a child kept its output open
+        left = not timed_out
+        stop_group(proc, grace=grace)
+        out, _ = proc.communicate()
+    if left:
+        stop_group(proc, grace=grace)
+    return CommandResult(None if timed_out else proc.returncode, (out or b"").decode("utf-8", "replace"), timed_out, left)
 
 
 def reap(pids: Iterable[int]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ class ExternalWorkload:
     def stop(self) -> dict[str, int]:
         if self._result is not None:
             return self._result
+        requested = time.monotonic_ns()
         proc, self._proc = self._proc, None
         exit_status = None
         if proc is not None:
@@ -67,7 +69,8 @@ class ExternalWorkload:
             counts = outcome_counts(records)
             if self.user_ledger.resolve() != self.ledger_path.resolve():
                 shutil.copyfile(self.user_ledger, self.ledger_path)
-        self.journal.record(SOURCE, events.WORKLOAD_STOP, **counts, exit_status=exit_status, ledger=ledger_found)
+        self.journal.record(SOURCE, events.WORKLOAD_STOP, **counts, exit_status=exit_status, ledger=ledger_found,
+                            requested_mono_ns=requested)
         self._result = counts
         return counts
 

@@ -112,7 +112,7 @@ class OrdersWorkload:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._result: dict[str, int] | None = None
-        self.connect_failures = 0  # attempts that never reached a server (nothing sent, no ledger op)
+        self.connect_failures = 0  # order attempts that never reached a server (ledgered as failed, nothing sent)
         self._take_sql = TAKE_SEGMENT_SQL.format(table=settings.sequence.table)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -249,8 +249,14 @@ class OrdersWorkload:
             self._connection(w, route)
             order_id = self.allocator.next_id(route.active, route.epoch,
                                               lambda dc, epoch: self._fetch_segment(w, dc, epoch))
-        except NotConnected:
+        except NotConnected as exc:
+            # The application wanted to write an order and could not reach a server: that is
+            # demand the ledger must show (write_availability), as an attempt that certainly
+            # never committed — nothing was sent.
             self.connect_failures += 1
+            base = {"id": None, "dc": route.active, "epoch": route.epoch, "worker": w.index}
+            op = self.ledger.invoke("write_order", **base, token=uuid.uuid4().hex)
+            self.ledger.complete(op, "fail", "write_order", **base, error=f"connect: {exc}", error_code=2003)
             return "retry"
         except Exception:
             return "retry"  # already in the ledger as a failed alloc_segment

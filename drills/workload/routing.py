@@ -23,15 +23,31 @@ class ClientRoute:
 
     @classmethod
     def from_document(cls, document: dict[str, Any], revision: int = 0, delay_override: float | None = None) -> ClientRoute:
+        """The route a document gives, or ValueError saying why the client cannot follow it.
+        The harness's own watch reads the key with this same function
+        (`drills.observe.route_watch`), so its timeline is what the client followed."""
+        active, epoch = document.get("active"), document.get("epoch")
+        if not isinstance(active, str) or not active.strip():
+            raise ValueError("no `active` data centre")
+        if isinstance(epoch, bool) or not isinstance(epoch, int):
+            raise ValueError("no `epoch`" if epoch is None else f"`epoch` is {_shown(epoch)}, not an integer")
         retry = document.get("retry") or {}
-        delay = float(retry.get("delay_ms", 5000)) / 1000.0
-        return cls(
-            active=str(document["active"]),
-            epoch=int(document.get("epoch", 0)),
-            retry_times=int(retry.get("times", 3)),
-            retry_delay=delay if delay_override is None else float(delay_override),
-            revision=revision,
-        )
+        if not isinstance(retry, dict):
+            raise ValueError("`retry` is not an object")
+        try:
+            times = int(retry.get("times", 3))
+            delay = float(retry.get("delay_ms", 5000)) / 1000.0
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError("`retry.times`/`retry.delay_ms` are not numbers") from None
+        if not (0 <= times <= 1000 and 0 <= delay <= 86_400):
+            raise ValueError("`retry.times`/`retry.delay_ms` are out of range")
+        return cls(active=active, epoch=epoch, retry_times=times,
+                   retry_delay=delay if delay_override is None else float(delay_override), revision=revision)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if isinstance(value, str | int | float) else f"a JSON {type(value).__name__}"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class RouteView:
@@ -46,9 +62,12 @@ class RouteView:
 
     def offer(self, document: dict[str, Any] | None, revision: int = 0) -> bool:
         """Take `document` if it is newer than what we have; True when the route changed."""
-        if not document or "active" not in document:
+        if not document:
             return False
-        candidate = ClientRoute.from_document(document, revision, self.delay_override)
+        try:
+            candidate = ClientRoute.from_document(document, revision, self.delay_override)
+        except ValueError:
+            return False  # a document it cannot follow is not a route (the harness's watch journals why)
         with self._cond:
             current = self._route
             if current is not None and candidate.epoch <= current.epoch:

@@ -9,7 +9,8 @@
 #                                                                              PostMasterFailoverProcesses
 #   failover-hook.sh unsuccessful {failureType} {failedHost} {failedPort}      PostUnsuccessfulFailoverProcesses
 #
-# Phases written to $DRILLS_EVENTS: detected (orchestrator's analysis, e.g. DeadMaster),
+# Phases written to $DRILLS_EVENTS: suspected (UnreachableMaster: dc1 does not answer but dc2
+# still says it replicates; orchestrator only watches), detected (e.g. DeadMaster),
 # recovering (it decided to fail over), promoted (the successor is writable: orchestrator
 # has run RESET SLAVE ALL and read_only=0 before it calls the post hook), published (our
 # compare-and-swap of the routing key), and fenced / fence_failed: orchestrator does NOT fence
@@ -106,7 +107,12 @@ failed_dc=$(dc_of "$failed_host" "$failed_port")
 case $what in
   detected)
     log "orchestrator detected $type on $failed_host:$failed_port (${failed_dc:-unknown dc})"
-    event detected "${failed_dc:-$failed_host:$failed_port}" "$type"
+    # UnreachableMaster: the master does not answer but its replica still says it replicates;
+    # orchestrator waits (no action plan). DeadMaster (and the rest) is what it acts on.
+    case $type in
+      Unreachable*) event suspected "${failed_dc:-$failed_host:$failed_port}" "$type" ;;
+      *) event detected "${failed_dc:-$failed_host:$failed_port}" "$type" ;;
+    esac
     ;;
   pre)
     log "orchestrator will recover $type on $failed_host:$failed_port; it does not fence before promoting"

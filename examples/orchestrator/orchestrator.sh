@@ -6,13 +6,15 @@
 #
 #   DRILLS_DC1_IDENTITY_HOST/PORT, DRILLS_DC2_IDENTITY_HOST/PORT   the one address to manage each server by
 #   DRILLS_ADMIN_USER/PASSWORD                                      orchestrator's topology account
-#   DRILLS_RUN_DIR                                                  where its config, SQLite backend and port go
+#   DRILLS_RUN_DIR                                                  where its SQLite backend and port go (the record)
+#   DRILLS_PRIVATE_DIR                                              where its config goes: it holds the password, and
+#                                                                   this directory is never part of the record
 #   DRILLS_ETCD_SERVICE_ENDPOINT, DRILLS_ROUTING_KEY, DRILLS_EVENTS used by the hooks (failover-hook.sh)
 #
 # The binary is $ORCHESTRATOR (default: `orchestrator` on PATH). It is not packaged for
 # Debian or any registry; README.md beside this file builds it from source.
 #
-# This script writes the config (mode 0600: it holds the password) and then becomes
+# This script writes the config (mode 0600, in the private directory) and then becomes
 # orchestrator (`exec`), so drills' stop (SIGTERM to the process group) reaches it. Discovery
 # is done by ready.sh through orchestrator's own HTTP API.
 set -eu
@@ -27,7 +29,7 @@ bin=$(command -v "$ORCHESTRATOR" 2>/dev/null) || {
   log "  ORCHESTRATOR=/path/to/bin/orchestrator drills run examples/orchestrator/dc1-crash.yaml"
   exit 127
 }
-for v in DRILLS_RUN_DIR DRILLS_DC1_IDENTITY_HOST DRILLS_DC1_IDENTITY_PORT DRILLS_DC2_IDENTITY_HOST \
+for v in DRILLS_RUN_DIR DRILLS_PRIVATE_DIR DRILLS_DC1_IDENTITY_HOST DRILLS_DC1_IDENTITY_PORT DRILLS_DC2_IDENTITY_HOST \
          DRILLS_DC2_IDENTITY_PORT DRILLS_ADMIN_USER DRILLS_ADMIN_PASSWORD; do
   [ -n "${!v:-}" ] || { log "$v is not set: run me from a drills scenario (controller: {kind: external})"; exit 2; }
 done
@@ -50,6 +52,7 @@ echo "$port" >"$work/http-port"
 
 hook="$here/failover-hook.sh"
 # The password goes in through jq's environment (env.DRILLS_ADMIN_PASSWORD), never argv.
+conf=$DRILLS_PRIVATE_DIR/orchestrator.conf.json  # private to this run, removed by drills at the end
 jq -n --arg listen "127.0.0.1:$port" --arg db "$work/orchestrator.sqlite3" --arg hook "$hook" '
 {
   Debug: false,
@@ -93,10 +96,10 @@ jq -n --arg listen "127.0.0.1:$port" --arg db "$work/orchestrator.sqlite3" --arg
   AuditToSyslog: false,
   RaftEnabled: false,
   AutoPseudoGTID: false
-}' >"$work/orchestrator.conf.json"
-chmod 600 "$work/orchestrator.conf.json"
+}' >"$conf"
+chmod 600 "$conf"
 
-log "$bin $("$bin" --version 2>/dev/null | head -1), HTTP API on 127.0.0.1:$port, config $work/orchestrator.conf.json"
+log "$bin $("$bin" --version 2>/dev/null | head -1), HTTP API on 127.0.0.1:$port"
 log "managing dc1 as $DRILLS_DC1_IDENTITY_HOST:$DRILLS_DC1_IDENTITY_PORT, dc2 as $DRILLS_DC2_IDENTITY_HOST:$DRILLS_DC2_IDENTITY_PORT"
 cd "$work"
 # ready.sh waits until orchestrator may recover at all: it runs no recovery for its first
@@ -108,4 +111,4 @@ date +%s.%N >"$work/started-at"
 # --verbose (ORCHESTRATOR_VERBOSE=0 to drop it): recovery steps and hook output in monitor.log.
 verbose=--verbose
 [ "${ORCHESTRATOR_VERBOSE:-1}" = 0 ] && verbose=
-exec "$bin" --config="$work/orchestrator.conf.json" --grab-election $verbose http
+exec "$bin" --config="$conf" --grab-election $verbose http

@@ -38,10 +38,4 @@ jq -e --arg h1 "$DRILLS_DC1_IDENTITY_HOST" --argjson p1 "$DRILLS_DC1_IDENTITY_PO
   echo "orchestrator does not yet see dc1 as master of dc2: $(jq -c 'map({k: "\(.Key.Hostname):\(.Key.Port)", m: "\(.MasterKey.Hostname):\(.MasterKey.Port)", ok: .IsLastCheckValid})' <<<"$cluster")"
   exit 1
 }
-# orchestrator read its config at start and does not read it again (unless sent SIGHUP): take
-# the password out of the copy left in the run directory, so no file of the run holds it.
-conf=$DRILLS_RUN_DIR/orchestrator/orchestrator.conf.json
-if jq -e '.MySQLTopologyPassword != "(removed once orchestrator had read it)"' "$conf" >/dev/null 2>&1; then
-  (umask 077 && jq '.MySQLTopologyPassword = "(removed once orchestrator had read it)"' "$conf" >"$conf.tmp" && mv "$conf.tmp" "$conf")
-fi
 echo "orchestrator sees $dc1 (dc1) as master of $DRILLS_DC2_IDENTITY_HOST:$DRILLS_DC2_IDENTITY_PORT (dc2)"

@@ -187,3 +187,21 @@ def test_time_after_the_workload_stopped_is_not_unavailability() -> None:
     d.at(30_000).event(ev.OBSERVE_IDS, "observer", dc="dc2", table="app.orders", ranges=[])  # evidence collection
     v = rto.check(d.history(), rto=2.0)
     assert v.status == "unknown" and "No order was attempted after the switch" in v.summary
+
+
+def test_a_fault_that_left_the_old_writer_taking_orders_is_timed_from_its_last_ack() -> None:
+    """Issue 19: a cut link made an external controller promote dc2 while dc1 kept taking
+    orders; writes were never down, so the recovery is not three seconds long (the loss is
+    rpo's to count)."""
+    d = Drill()
+    d.route("dc1", 1)
+    d.write(1, "dc1", 1)
+    d.at(100).event(ev.FAULT_INJECT, "fault", name="cut", type="down", target="link:dc1->dc2")
+    for t in range(200, 3000, 100):
+        d.at(t).write(None, "dc1", 1)
+    d.at(3000).route("dc2", 2)
+    d.at(3050).write(None, "dc2", 2)
+    change = rto.check(d.history(), rto=1.0).evidence["changes"][0]
+    assert change["status"] == "passed" and change["origin"] == "last_ack_on_old_writer"
+    assert 0.14 < change["measured_s"] < 0.16  # from dc1's last ack at ~2901 ms to dc2's at ~3051 ms
+    assert "(link:dc1->dc2)" not in change["summary"] and "last order acknowledged by dc1" in change["summary"]

@@ -91,7 +91,7 @@ def test_events_are_journaled_on_the_controllers_clock_and_bad_lines_are_reporte
     assert got[2]["clock"] == "read" and got[2]["clock_problem"]
     problems = events_of(journal, "controller.event_problem")
     assert [(p["line"], p["problem"]) for p in problems] == [
-        (2, "not JSON"), (5, "the last line was never finished (no newline)")]
+        (2, "not JSON (or nested too deeply)"), (5, "the last line was never finished (no newline)")]
     assert problems[0]["text"] == "garbage"
 
 
@@ -181,3 +181,82 @@ def test_the_scenario_schema_takes_a_monitor_alone_and_refuses_it_elsewhere(text
     ok = load_scenario_text("name: x\ncontroller: {kind: external, monitor: ./m.sh, ready: 'true', ready_timeout: 5s}\n",
                             "s.yaml", environ={})
     assert ok.controller.monitor == "./m.sh" and ok.controller.ready_timeout == 5.0
+
+
+def test_a_monitor_that_starts_its_daemon_and_returns_is_still_stopped_with_it(tmp_path: Path, journal: Journal) -> None:
+    """A wrapper that starts the real monitor in the background and exits 0 is running, not
+    gone: `ready:` keeps polling, and stop() ends what it left behind."""
+    ctl = controller(tmp_path, journal, monitor='sleep 300 </dev/null >/dev/null 2>&1 & echo $! > daemon.pid; exit 0',
+                     ready="sleep 0.5; test -s daemon.pid", ready_timeout="10s")
+    ctl.cwd = str(tmp_path)
+    ctl.start()
+    daemon = int((tmp_path / "daemon.pid").read_text())
+    assert alive(daemon)
+    ctl.stop()
+    assert not alive(daemon)
+    stopped = [e for e in events_of(journal, "controller.monitor") if e["action"] == "stopped"]
+    assert stopped and stopped[0]["stopped_what_it_left_running"] is True
+
+
+def test_a_failover_command_that_times_out_is_stopped_with_everything_it_started(tmp_path: Path, journal: Journal) -> None:
+    """A failover still acting after the harness gave up on it would be a change nobody journaled."""
+    from drills.topology.processes import run_command
+
+    done = run_command('(sleep 2; touch late.txt) & sleep 30', env={"PATH": os.environ["PATH"]}, cwd=str(tmp_path),
+                       timeout=0.5)
+    assert done.timed_out and done.exit_status is None
+    time.sleep(2.5)
+    assert not (tmp_path / "late.txt").exists()
+    left = run_command('(sleep 2; touch late2.txt) </dev/null >/dev/null 2>&1 & echo started', env={"PATH": os.environ["PATH"]},
+                       cwd=str(tmp_path), timeout=10)
+    assert left.exit_status == 0 and left.left_running and "started" in left.output
+    time.sleep(2.5)
+    assert not (tmp_path / "late2.txt").exists()
+
+
+def test_an_events_file_rewritten_instead_of_appended_is_reported(tmp_path: Path, journal: Journal) -> None:
+    path = tmp_path / "events.jsonl"
+    tail = EventTail(path, journal)
+    tail.start()
+    path.write_text(json.dumps({"phase": "detected", "dc": "dc1"}) + "\n" + json.dumps({"phase": "fenced"}) + "\n")
+    time.sleep(0.4)
+    path.write_text(json.dumps({"phase": "promoted"}) + "\n")  # `>` instead of `>>`
+    time.sleep(0.4)
+    tail.stop()
+    assert [e["phase"] for e in events_of(journal, "controller.event")] == ["detected", "fenced", "promoted"]
+    assert "truncated or rewritten" in events_of(journal, "controller.event_problem")[0]["problem"]
+
+
+def test_a_line_nested_too_deeply_costs_no_other_line(tmp_path: Path, journal: Journal) -> None:
+    path = tmp_path / "events.jsonl"
+    tail = EventTail(path, journal)
+    tail.start()
+    with open(path, "a") as fh:
+        fh.write("[" * 100_000 + "\n")
+        deep: Any = 1
+        for _ in range(20):
+            deep = [deep]
+        fh.write(json.dumps({"phase": "deep", "detail": {"a": deep}}) + "\n")
+        fh.write(json.dumps({"phase": "promoted", "dc": "dc2"}) + "\n")
+    time.sleep(0.4)
+    tail.stop()
+    got = events_of(journal, "controller.event")
+    assert [e["phase"] for e in got] == ["deep", "promoted"] and isinstance(got[0]["detail"], str)
+    assert events_of(journal, "controller.event_problem")[0]["line"] == 1
+
+
+def test_what_the_controller_writes_to_its_events_file_is_not_kept_in_the_record(tmp_path: Path, journal: Journal) -> None:
+    masking.register("hunter2-not-a-real-password")
+    ctl = controller(tmp_path, journal, monitor='echo "{\\"phase\\": \\"watching\\", \\"detail\\": \\"$SECRET_FOR_TEST\\"}" '
+                                                '>> "$DRILLS_EVENTS"; echo "$DRILLS_PRIVATE_DIR" > private.txt; sleep 300',
+                     ready='grep -q watching "$DRILLS_EVENTS"', ready_timeout="10s")
+    ctl.cwd = str(tmp_path)
+    ctl.start()
+    private = Path((tmp_path / "private.txt").read_text().strip())
+    assert private.is_dir() and (private.stat().st_mode & 0o777) == 0o700 and tmp_path not in private.parents
+    ctl.stop()
+    assert not private.exists()
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert "hunter2-not-a-real-password" not in f.read_text(errors="replace"), f
+    assert events_of(journal, "controller.event")[0]["phase"] == "watching"

@@ -88,3 +88,89 @@ def test_external_controller_phases_are_shown_in_rto_but_never_time_it() -> None
     assert names.count("controller:published") == 1  # the claim from before the fault is not a phase of it
     plain = rto.check(external_failover().history(), rto=5.0).evidence["changes"][0]
     assert change["measured_s"] == plain["measured_s"]
+
+
+def two_writers_under_unseen_epochs(*, watch_lost: bool) -> Drill:
+    """A load generator that records the etcd revision as its epoch (5 on dc1, 9 on dc2):
+    epochs the key never held. dc1 keeps acknowledging while dc2 does too."""
+    d = Drill()
+    d.event(ev.ROUTE_CHANGED, "observer", active="dc1", epoch=1, revision=2, initial=True)
+    if watch_lost:
+        d.at(500).event(ev.ROUTE_WATCH, "observer", ok=False, error="etcd unreachable")
+    for t in range(0, 3000, 100):
+        d.at(t).write(None, "dc1", 5, invoke_ms=t)
+        if t >= 1000:
+            d.write(None, "dc2", 9, invoke_ms=t + 50)
+    if not watch_lost:
+        d.at(1000).event(ev.ROUTE_CHANGED, "observer", active="dc2", epoch=2, revision=8)
+    d.at(3500).read_back(dc1=lambda w: w["dc"] == "dc1", dc2=lambda w: w["dc"] == "dc2")
+    return d
+
+
+def test_writes_under_epochs_the_key_never_held_are_judged_by_the_route_of_their_time() -> None:
+    h = two_writers_under_unseen_epochs(watch_lost=False).history()
+    v = split_brain.check(h)
+    assert v.status == "failed" and v.measured["split_brain_writes"] + v.measured["epochs_with_two_writers"] > 0
+    assert any("never seen holding" in p for p in h.ledger_problems)
+
+
+def test_a_pass_across_a_hole_in_the_watch_is_not_a_pass(tmp_path) -> None:  # noqa: ANN001
+    """The watch lost etcd and never saw it again while the client wrote under epochs it
+    never saw: nothing that judges writes against the route may pass."""
+    from drills.checks.judge import ROUTE_CHECKS, judge_record
+    from drills.scenario.model import Scenario
+
+    d = Drill()
+    d.event(ev.ROUTE_CHANGED, "observer", active="dc1", epoch=1, revision=2, initial=True)
+    d.event(ev.WORKLOAD_START, "workload", kind="orders")
+    for i in range(1, 6):
+        d.write(i, "dc1", 1)
+    d.at(500).event(ev.ROUTE_WATCH, "observer", ok=False, error="etcd unreachable")
+    for i in range(10001, 10006):
+        d.at(1000 + i - 10001).write(i, "dc2", 2)
+    d.at(2000).event(ev.WORKLOAD_STOP, "workload")
+    d.read_back(dc1=lambda w: w["dc"] == "dc1", dc2=True)
+    verdicts = {v["name"]: v for v in judge_record(d.save(tmp_path / "run"), Scenario(name="x"))}
+    for name in ROUTE_CHECKS:
+        assert verdicts[name]["status"] != "passed", (name, verdicts[name]["summary"])
+    assert "hole" in verdicts["split_brain"]["summary"] or verdicts["split_brain"]["status"] == "failed"
+
+
+def test_the_key_overrules_a_controllers_claim_about_an_epoch() -> None:
+    d = Drill()
+    d.event(ev.ROUTE_CHANGED, "observer", active="dc1", epoch=1, revision=2, initial=True)
+    d.at(100).event(ev.ROUTE_PUBLISHED, "controller", **{"from": "dc1", "to": "dc2", "epoch": 2, "revision": 3})
+    d.at(110).event(ev.ROUTE_CHANGED, "observer", active="dc1", epoch=2, revision=3)
+    d.at(200).write(1, "dc1", 2)
+    d.read_back(dc1=True, dc2=False)
+    h = d.history()
+    assert [(r.epoch, r.active) for r in h.routes] == [(1, "dc1"), (2, "dc1")]
+    assert h.route_problems[0]["kind"] == "claim_contradicted" and h.route_problems[0]["key"]["active"] == "dc1"
+    assert split_brain.check(h).status == "passed"  # dc1 wrote under the epoch the key gave it
+
+
+def test_an_epoch_reused_for_another_data_centre_fails_split_brain() -> None:
+    d = Drill()
+    d.event(ev.ROUTE_CHANGED, "observer", active="dc1", epoch=1, revision=2, initial=True)
+    d.write(1, "dc1", 1)
+    d.at(100).event(ev.ROUTE_CHANGED, "observer", active="dc2", epoch=2, revision=3)
+    d.at(200).write(2, "dc2", 2)
+    seq = d.at(300).event(ev.ROUTE_CHANGED, "observer", active="dc1", epoch=2, revision=4)
+    d.read_back(dc1=lambda w: w["dc"] == "dc1", dc2=True)
+    v = split_brain.check(d.history())
+    assert v.status == "failed" and v.evidence["epochs_reused"][0]["then"] == {"active": "dc1", "seq": seq}
+    assert "under the same epoch 2" in v.summary
+
+
+def test_the_watch_reads_a_document_exactly_as_the_client_does() -> None:
+    from drills.observe.route_watch import document_problem
+    from drills.workload.routing import RouteView
+
+    docs = [{"active": "dc2", "epoch": 2}, {"active": "dc2", "epoch": 2, "retry": {"times": "three"}},
+            {"active": "dc2"}, {"active": 2, "epoch": 2}, {"active": "dc2", "epoch": "2"},
+            {"active": "dc2", "epoch": True}, {"active": "", "epoch": 3}, {"active": "dc2", "epoch": 2, "retry": []},
+            {"active": "dc2", "epoch": 2, "retry": {"delay_ms": 1e308}}, {"active": "dc2", "epoch": [[[2]]]}]
+    for doc in docs:
+        view = RouteView()
+        followed = view.offer(doc, 1)  # never raises: a document it cannot follow is ignored
+        assert followed == (document_problem(doc) is None), doc

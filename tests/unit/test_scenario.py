@@ -260,3 +260,17 @@ def test_the_limits_are_inclusive_and_one_past_is_refused(limit: str, beyond: st
     assert LIMITS.count(limit) == 1
     msg = error(LIMITS.replace(limit, beyond))
     assert re.match(r"s\.yaml:\d+:\d+: ", msg) and re.search("at most|less than|below", msg), msg
+
+
+def test_every_example_scenario_loads() -> None:
+    """The examples (a home-grown monitor, orchestrator) are scenarios users copy: they must
+    stay valid as the schema moves, even those CI cannot run (orchestrator is built by hand)."""
+    from pathlib import Path
+
+    from drills.scenario.loader import load_scenario
+
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").rglob("*.yaml"))
+    assert len(examples) >= 5
+    for path in examples:
+        scenario = load_scenario(path)
+        assert scenario.controller.kind == "external" and scenario.controller.monitor, path
