@@ -40,7 +40,9 @@ class RouteWatch:
         self._cc: Any = None
 
     def start(self) -> None:
-        """Journal the route in force now, then every change until `stop()`."""
+        """Journal the route in force now, then every change until `stop()`. The first read is
+        made here rather than left to the watch thread's own, so the route in force is in the
+        journal before any controller or client starts (`_fresh` drops the thread's repeat)."""
         self._cc = self.topo.config_center(via="observer")
         try:
             current = self._cc.read()
@@ -61,7 +63,7 @@ class RouteWatch:
         cc, self._cc = self._cc, None
         if cc is None:
             return
-        try:
+        try:  # a new client: the first one refuses every call once etcd has been lost, even after it is back
             last = self.topo.config_center(via="observer", timeout=STOP_READ_TIMEOUT)
             try:
                 route = last.read()

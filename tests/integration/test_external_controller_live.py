@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from interrupted_run import interrupt_mid_step
 
 from drills.checks.rejudge import judge_run_dir
 from drills.journal import read
@@ -140,26 +137,8 @@ def test_the_monitor_and_its_children_are_stopped_on_ctrl_c(topology: Any, tmp_p
     scenario = tmp_path / "interrupted.yaml"
     scenario.write_text(MONITOR_THAT_LINGERS.replace("STEP", "sleep 100"))
     run_dir = tmp_path / "run"
-    env = dict(os.environ, DRILLS_HOME=str(drills_home), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "drills", "run", str(scenario), "--out", str(run_dir),
-                             "--state-dir", str(topology.state_dir)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if (run_dir / "journal.jsonl").exists() and any(
-                    e["kind"] == "step.start" for e in read(run_dir / "journal.jsonl")):
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.1)
-        else:
-            pytest.fail("the run never reached its step")
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
+    returncode, stderr = interrupt_mid_step(scenario, run_dir, drills_home, "--state-dir", str(topology.state_dir))
+    assert returncode == 130, stderr
     assert json.loads((run_dir / "result.json").read_text())["status"] == "aborted"
     for name in ("monitor.pid", "child.pid"):
         assert _gone(int((run_dir / name).read_text()))

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from interrupted_run import interrupt_mid_step
 
 from drills.journal import read, verify
 from drills.runner.session import RunOptions, run
@@ -84,26 +82,8 @@ def test_sigint_mid_run_stops_everything_and_says_aborted(tmp_path: Path, drills
     scenario = tmp_path / "long.yaml"
     scenario.write_text("name: long\nstages:\n  - name: hold\n    steps:\n      - shell: {command: 'sleep 120', timeout: 5m}\n")
     run_dir = tmp_path / "run"
-    env = dict(os.environ, DRILLS_HOME=str(drills_home), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "drills", "run", str(scenario), "--out", str(run_dir)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if (run_dir / "journal.jsonl").exists() and any(
-                    e["kind"] == "step.start" for e in read(run_dir / "journal.jsonl")):
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.1)
-        else:
-            pytest.fail("the run never reached its step")
-        time.sleep(0.5)  # the shell step's `sleep` is running now
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+    returncode, stderr = interrupt_mid_step(scenario, run_dir, drills_home, settle=0.5)  # the `sleep` is running
+    assert returncode == 130, stderr
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "aborted"
     assert verify(run_dir / "journal.jsonl", result["journal_sha256"]).ok
