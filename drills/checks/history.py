@@ -65,6 +65,14 @@ class Op:
     def acknowledged(self) -> bool:
         return self.outcome == "ok"
 
+    @property
+    def wants_to_write(self) -> bool:
+        """The application trying to write: an order sent, or the ID segment request an order
+        waits on when it was refused or never answered (a client that a read-only primary
+        refuses an ID never gets as far as sending the order). A segment granted is followed
+        by its order, which is the demand itself."""
+        return self.f == "write_order" or (self.f == "alloc_segment" and self.outcome != "ok")
+
     def present_on(self, dc: str | None) -> bool | None:
         """What the read-back found on `dc`: True when the row with this write's token and
         content is there, False when it is not, None when `dc` was never read for it."""

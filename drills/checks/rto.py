@@ -25,8 +25,9 @@ controller's own phases (`controller.event`) are shown as `controller:<phase>`. 
 when the scenario sets one, else `rto`, in seconds.
 
 Per change: within the objective → passed; beyond → failed. No order acknowledged on the
-new side: failed if orders were attempted for longer than the objective; unknown if none
-was attempted after the switch (time after the workload stopped is not unavailability). No
+new side: failed if the application tried to write (an order, or an ID segment request that
+was refused) for longer than the objective; unknown if it did not try after the switch
+(time after the workload stopped is not unavailability). No
 objective set → passed once orders resumed (the figure is reported). No route change at all
 → unknown: there was no recovery to time.
 """
@@ -195,23 +196,34 @@ def _measure(hist: History, route: Route, until: int | None, rto: float | None, 
     stop = hist.workload_stop_ns
     ends = [t for t in (until, stop) if t is not None] or [hist.end_ns]
     end = min(ends)
-    attempted = [o for o in hist.writes if o.f == "write_order" and o.invoke_ns is not None
-                 and (route.mono_ns or 0) <= o.invoke_ns <= end]
+    # Demand after the switch (`Op.wants_to_write`): an order sent, or an ID segment request
+    # refused or unanswered — a client a read-only new primary refuses an ID never gets as far
+    # as sending the order, yet it is the application trying to write.
+    after = [o for o in hist.writes if o.wants_to_write and o.invoke_ns is not None
+             and (route.mono_ns or 0) <= o.invoke_ns <= end]
+    attempted = [o for o in after if o.f == "write_order"]
+    allocations = [o for o in after if o.f == "alloc_segment"]
     at_least = seconds(max(0, end - t0))
     out["measured_s"] = None
     out["at_least_s"] = at_least
     out["orders_attempted_after_switch"] = len(attempted)
-    if not attempted:
+    if allocations:
+        out["segment_allocations_after_switch"] = {
+            "refused_or_unanswered": len(allocations),
+            "error_codes": sorted({o.error_code for o in allocations if o.error_code is not None})}
+    tried = (f"{len(attempted)} orders and {len(allocations)} refused ID segment requests" if allocations
+             else f"{len(attempted)}")
+    if not after:
         out["status"] = UNKNOWN
         out["summary"] = (f"No order was attempted after the switch to {new} (the workload had stopped or was not "
                           f"running), so the {what} cannot be measured.")
     elif objective is not None and at_least is not None and at_least > objective:
         out["status"] = FAILED
         out["summary"] = (f"No order was acknowledged on {new} for at least {at_least:.2f} s after {start_words} "
-                          f"{old}, beyond the {objective:g} s allowed ({len(attempted)} attempted after the switch).")
+                          f"{old}, beyond the {objective:g} s allowed ({tried} attempted after the switch).")
     else:
         out["status"] = UNKNOWN
-        out["summary"] = (f"No order was acknowledged on {new} after the switch ({len(attempted)} attempted before the "
+        out["summary"] = (f"No order was acknowledged on {new} after the switch ({tried} attempted before the "
                           f"workload stopped), so the {what} cannot be measured.")
     return out
 

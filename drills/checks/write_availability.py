@@ -14,8 +14,10 @@ write got through. The longest such stretch *of unmet demand* is measured:
   order every ten seconds, each acknowledged at once, was never unable to write; one that
   started late had no demand yet;
 - every order the client tried counts as demand, including one that could not even connect
-  (the reference workload ledgers those as failed attempts); only business writes count
-  (`write_order`) — a segment allocation is not the application working;
+  (the reference workload ledgers those as failed attempts), and so does an ID segment
+  request refused or unanswered (a client refused an ID by a read-only primary never gets as
+  far as sending the order: `Op.wants_to_write`); only an acknowledged business write (`write_order`) closes a
+  window — a segment allocation is not the application working;
 - time outside the workload's running periods (`workload.start` .. the moment a stop was
   asked for) is not unavailability: nobody was writing.
 
@@ -57,20 +59,21 @@ def check(hist: History, *, objective: float | None = None, rto: float | None = 
     bound = objective if objective is not None else rto
     bound_name = "write_availability" if objective is not None else ("rto" if rto is not None else None)
     orders = [o for o in hist.writes if o.f == "write_order" and o.invoke_ns is not None]
+    demand = [o for o in hist.writes if o.wants_to_write and o.invoke_ns is not None]
     periods = running_periods(hist, orders)
-    attempted = [o for o in orders if any(a <= (o.invoke_ns or 0) <= b for a, b in periods)]
+    attempted = [o for o in demand if any(a <= (o.invoke_ns or 0) <= b for a, b in periods)]
     if not attempted:
         return Verdict(NAME, UNKNOWN, None, bound,
                        "No order was attempted while the workload ran, so there is no write availability to measure.",
                        {"periods": len(periods)})
-    windows = [w for a, b in periods for w in _windows(orders, a, b)]
+    windows = [w for a, b in periods for w in _windows(orders, demand, a, b)]
     worst = max(windows, key=lambda w: w.length_ns)
     measured = seconds(worst.length_ns)
     t_base = periods[0][0]
     evidence: dict[str, Any] = {
         "objective_name": bound_name,
-        "orders_attempted": len(attempted),
-        "orders_acknowledged": sum(1 for o in attempted if o.outcome == "ok"),
+        "orders_attempted": sum(1 for o in attempted if o.f == "write_order"),
+        "orders_acknowledged": sum(1 for o in attempted if o.f == "write_order" and o.outcome == "ok"),
         "periods_s": [[seconds(a - t_base), seconds(b - t_base)] for a, b in periods],
         "longest": [_window_ref(hist, w, t_base) for w in sorted(windows, key=lambda w: -w.length_ns)[:SHOWN_WINDOWS]],
     }
@@ -105,13 +108,13 @@ def running_periods(hist: History, orders: list[Op]) -> list[tuple[int, int]]:
     return periods
 
 
-def _windows(orders: list[Op], start: int, stop: int) -> list[Window]:
+def _windows(orders: list[Op], demand: list[Op], start: int, stop: int) -> list[Window]:
     """The stretches between consecutive acks in [start, stop], each opened where unmet
     demand began: at the previous ack if an order sent before it was still waiting then,
     else at the first order sent after it (none sent: no window). One sweep, O(n log n)."""
     acks = sorted((o for o in orders if o.outcome == "ok" and o.complete_ns is not None and start <= o.complete_ns <= stop),
                   key=lambda o: o.complete_ns or 0)
-    sent = sorted((o for o in orders if o.invoke_ns is not None and o.invoke_ns <= stop), key=lambda o: o.invoke_ns or 0)
+    sent = sorted((o for o in demand if o.invoke_ns is not None and o.invoke_ns <= stop), key=lambda o: o.invoke_ns or 0)
     waiting: list[float] = []  # completion times of orders sent so far (inf: never completed)
     i = 0
     out: list[Window] = []
@@ -165,7 +168,8 @@ def _describe(hist: History, w: Window, t_base: int) -> str:
     end = f"the next order acknowledged on {w.closed_by.dc}" if w.closed_by else "the workload's stop, still unable to write"
     start = ("the workload's start" if w.opened_by is None else
              f"the last order acknowledged on {w.opened_by.dc}" if w.opened_at_ack else
-             f"the first order sent to {w.opened_by.dc} after the last acknowledged one")
+             f"the first {'order' if w.opened_by.f == 'write_order' else 'ID segment request'} sent to "
+             f"{w.opened_by.dc} after the last acknowledged order")
     switched = [r for r in hist.routes if r.mono_ns is not None and w.start_ns <= r.mono_ns <= w.end_ns]
     route = f", across the switch to {switched[-1].active}" if switched else ", with no route change"
     return f"(from {start}, {frm:.2f} s into the workload, to {end}{route})"

@@ -66,7 +66,12 @@ def test_a_monitor_that_publishes_before_it_promotes_fails_rto_and_write_availab
     window = checks["write_availability"]["evidence"]["longest"][0]
     assert window["seconds"] > 5 and window["route_changes"][0]["active"] == "dc2"
     assert window["error_codes"].get("1290")  # the application met a read-only dc2: why it could not write
-    assert checks["rto"]["measured"] > 5
+    # the clients retry every 5 s (the routing document's retry delay) against a promotion ~5 s
+    # after the publish: either a retry lands after it (measured) or none did before the stop
+    # (at least that long) — a failed recovery both ways, never "cannot be measured"
+    change = checks["rto"]["evidence"]["changes"][0]
+    figure = change["measured_s"] if change["measured_s"] is not None else change["at_least_s"]
+    assert figure > 5, change
 
 
 def test_each_server_reports_the_address_its_replica_reaches_it_by(clean_topology: Any) -> None:

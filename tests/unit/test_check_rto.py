@@ -205,3 +205,30 @@ def test_a_fault_that_left_the_old_writer_taking_orders_is_timed_from_its_last_a
     assert change["status"] == "passed" and change["origin"] == "last_ack_on_old_writer"
     assert 0.14 < change["measured_s"] < 0.16  # from dc1's last ack at ~2901 ms to dc2's at ~3051 ms
     assert "(link:dc1->dc2)" not in change["summary"] and "last order acknowledged by dc1" in change["summary"]
+
+
+def test_clients_that_cannot_get_an_id_from_a_read_only_new_primary_are_demand() -> None:
+    """From a real run (home-grown monitor publishing before it promotes): after the crash
+    every worker asked the read-only dc2 for an ID segment, got 1290 and retried 5 s later,
+    so no order was ever sent after the switch. The clients were trying to write for 8 s:
+    a failed recovery, not one that "cannot be measured"."""
+    d = Drill()
+    d.route("dc1", 1)
+    d.event(ev.WORKLOAD_START, "workload", kind="orders")
+    d.at(1340).write(254, "dc1", 1)
+    for worker in range(4):
+        d.write(255 + worker, "dc1", 1, "info", invoke_ms=1352, took_ms=3, worker=worker, error_code=2013)
+    d.at(1360).event(ev.FAULT_INJECT, "fault", name="dc1-crash", type="crash", target="dc1")
+    d.at(2065).route("dc2", 2)
+    for retry_ms in (2150, 7150):
+        for worker in range(4):
+            d.write(None, "dc2", 2, "fail", f="alloc_segment", invoke_ms=retry_ms + worker, worker=worker, error_code=1290)
+    d.at(9340).event(ev.WORKLOAD_STOP, "workload", ok=255, fail=8, info=4)
+    v = rto.check(d.history(), rto=3.0)
+    change = v.evidence["changes"][0]
+    assert v.status == "failed", v.summary
+    assert change["orders_attempted_after_switch"] == 0
+    assert change["segment_allocations_after_switch"] == {"refused_or_unanswered": 8, "error_codes": [1290]}
+    assert change["at_least_s"] >= 7.9 and "8 refused ID segment requests" in v.summary
+    # the same record with a longer objective cannot decide yet — never a pass
+    assert rto.check(d.history(), rto=30.0).status == "unknown"

@@ -219,3 +219,24 @@ def test_a_restarted_client_numbering_its_ops_again_is_not_merged_into_the_first
     assert any("invoked a second time" in p for p in h.ledger_problems)
     v = wa.check(h, objective=6.0)
     assert v.status == "failed" and 10.0 < v.measured < 10.2
+
+
+def test_clients_refused_an_id_are_the_application_trying_to_write() -> None:
+    """From a real run: after the route moved to a dc2 that was still read-only, every worker
+    asked it for an ID segment, got 1290, and waited 5 s to retry — no order was sent. The
+    demand was there all along; a window that waited for an order would never open."""
+    d = Drill()
+    d.route("dc1", 1)
+    d.at(0).event(ev.WORKLOAD_START, "workload", kind="orders")
+    d.at(1).write(1, "dc1", 1)
+    d.at(700).route("dc2", 2)
+    for retry_ms in (800, 5800):
+        for worker in range(4):
+            d.write(None, "dc2", 2, "fail", f="alloc_segment", invoke_ms=retry_ms + worker, worker=worker, error_code=1290)
+    d.at(9000).event(ev.WORKLOAD_STOP, "workload")
+    v = wa.check(d.history(), objective=3.0)
+    assert v.status == "failed", v.summary
+    assert 8.19 < v.measured < 8.21  # from the first refused request at 800 ms to the stop
+    assert "first ID segment request sent to dc2" in v.summary
+    assert v.evidence["longest"][0]["attempts"]["alloc_segment"] == {"fail": 8}
+    assert v.evidence["orders_attempted"] == 1
