@@ -16,7 +16,7 @@ from drills.errors import EXIT_INTERRUPTED, UserError
 COMMAND_MODULES = {
     "drills.topology.commands": ("env",),
     "drills.scenario.commands": ("validate", "schema", "list"),
-    "drills.runner.commands": ("run",),
+    "drills.runner.commands": ("run", "plan"),
     "drills.observe.commands": ("check",),
     "drills.checks.rejudge": ("judge",),
     "drills.audit.commands": ("audit",),

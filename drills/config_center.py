@@ -24,6 +24,7 @@ from typing import Any
 import pyetcd
 from pyetcd import exceptions as etcd_exc
 
+from drills import masking
 from drills.errors import EnvironmentProblem
 
 DEFAULT_TIMEOUT = 2.0
@@ -84,9 +85,23 @@ except ImportError:  # pragma: no cover - grpcio is a dependency of pyetcd
 
 
 class ConfigCenter:
-    def __init__(self, host: str, port: int, key: str, *, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, host: str, port: int, key: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 options: dict[str, Any] | None = None):
+        """`options`: the client's TLS and authentication settings (ca_cert, cert_key,
+        cert_cert, user, password) for an etcd someone else runs."""
         self.host, self.port, self.key, self.timeout = host, port, key, timeout
-        self._client = pyetcd.client(host=host, port=port, timeout=timeout)
+        self.options = dict(options or {})
+        self._client = self._new_client()
+
+    def _new_client(self) -> Any:
+        """A client; with a user and password it authenticates here, so a wrong password is
+        an error now — said in etcd's words, which never carry the password."""
+        try:
+            return pyetcd.client(host=self.host, port=self.port, timeout=self.timeout, **self.options)
+        except _ETCD_ERRORS as exc:
+            details = exc.details() if callable(getattr(exc, "details", None)) else ""
+            raise ConfigCenterError(f"etcd at {self.host}:{self.port}: cannot connect "
+                                    f"({masking.mask(str(details or type(exc).__name__))})") from None
 
     def _fail(self, what: str, exc: BaseException) -> ConfigCenterError:
         return ConfigCenterError(f"etcd at {self.host}:{self.port}: {what} failed ({type(exc).__name__})")
@@ -145,6 +160,49 @@ class ConfigCenter:
             route = self.read()
             return route.revision if route else None
 
+    # ---- one drill at a time: a lease-bound lock key ---------------------------------------------
+    def acquire_lock(self, key: str, holder: dict[str, Any], ttl: float) -> tuple[Any | None, dict[str, Any] | None]:
+        """Create `key` holding `holder`, bound to a new lease of `ttl` seconds, only if nobody
+        holds it: (the lease, None) when taken, (None, the holder's record) when someone else
+        has it. A holder that dies stops refreshing and its lease — and the key — expire."""
+        txn = self._client.transactions
+        try:
+            lease = self._client.lease(max(2, int(round(ttl))))
+            ok, responses = self._client.transaction(
+                compare=[txn.create(key) == 0],
+                success=[txn.put(key, json.dumps(holder, sort_keys=True), lease=lease)],
+                failure=[txn.get(key)],
+            )
+        except _ETCD_ERRORS as exc:
+            raise self._fail(f"lock {key}", exc) from None
+        if ok:
+            return lease, None
+        try:
+            lease.revoke()
+        except _ETCD_ERRORS:
+            pass
+        try:
+            value = responses[0][0][0] if responses and responses[0] else None
+            other = json.loads(value) if value else {}
+        except (TypeError, ValueError, IndexError):
+            other = {}
+        return None, other if isinstance(other, dict) else {}
+
+    def release_lock(self, key: str, lease: Any, holder: dict[str, Any]) -> None:
+        """Give the lock back — only if it is still ours (an expired lease may have let
+        another run take it meanwhile)."""
+        txn = self._client.transactions
+        try:
+            self._client.transaction(compare=[txn.value(key) == json.dumps(holder, sort_keys=True)],
+                                     success=[txn.delete(key)], failure=[])
+        except _ETCD_ERRORS as exc:
+            raise self._fail(f"unlock {key}", exc) from None
+        finally:
+            try:
+                lease.revoke()
+            except _ETCD_ERRORS:
+                pass
+
     def publish_successor(self, active: str) -> tuple[Route, dict[str, Any], int] | None:
         """Read the route and write its successor naming `active` by compare-and-swap on the
         revision read: (the route replaced, the document written, its revision), or None when
@@ -175,7 +233,7 @@ class ConfigCenter:
         Returns a cancel function."""
         stop = threading.Event()
         state: dict[str, Any] = {"cancel": None, "last_rev": 0, "failing": False,
-                                 "client": pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)}
+                                 "client": self._new_client()}
 
         def deliver(value: bytes | None, revision: int) -> None:
             if value is None or revision <= state["last_rev"]:
@@ -223,7 +281,11 @@ class ConfigCenter:
                     # a new client per attempt is what lets the watch survive an outage.
                     _close_quietly(watcher_client)
                     if not stop.is_set():
-                        state["client"] = pyetcd.client(host=self.host, port=self.port, timeout=self.timeout)
+                        try:
+                            state["client"] = self._new_client()
+                        except ConfigCenterError as again:  # still away: the next round tries again
+                            if on_error is not None:
+                                on_error(again)
                 if not stop.is_set():
                     stop.wait(retry_delay)
 

@@ -11,6 +11,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_STOPPED = 4  # aborted by a stop condition of the environment (drills.runner.safety); 130 is a signal
 EXIT_INTERRUPTED = 130
 
 

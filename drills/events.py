@@ -41,6 +41,16 @@ RUN_EXCEPTION = "run.exception"  # {error, where}            (a harness error, n
 RUN_CLEANUP_ERROR = "run.cleanup_error"  # {what, error}
 RUN_BASELINE = "run.baseline"  # {regression, tolerance}     (--baseline: RTO regressed against past runs)
 RUN_CHECKS = "run.checks"  # {names}        (judging starts: the record judged ends here)
+RUN_ENVIRONMENT = "run.environment"  # {name, provider: external, writes, protected, allow, waive: {check: reason}}
+#   someone else's environment (--environment FILE): what the drill was allowed; `waive` names
+#   the checks this environment cannot let a drill judge (writes: none), read by the judge
+
+# ---- safety (someone else's environment: drills.runner.safety) ------------------------------
+SAFETY_LOCK = "safety.lock"  # {action: acquired|released|refresh_failed, key, ttl_s?}
+SAFETY_ARMED = "safety.armed"  # {stop_conditions, max_fault_duration_s}
+SAFETY_TRIPPED = "safety.tripped"  # {name, kind, detail, tripped_mono_ns}   (a stop condition)
+SAFETY_HEALED = "safety.healed"  # {name, healed, failed, took_s}   (every fault healed after a trip)
+SAFETY_FAULT_EXPIRED = "safety.fault_expired"  # {name, target, limit_s}   (healed: active too long)
 
 # ---- faults -----------------------------------------------------------------------------
 FAULT_INJECT = "fault.inject"  # {name, type, target, params}

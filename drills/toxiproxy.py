@@ -56,9 +56,16 @@ class Proxy:
 
 
 class Toxiproxy:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8474, *, timeout: float = 3.0):
+    """Toxiproxy's REST API. `names` maps the paths drills knows (`app:dc1`...) to the proxies
+    of someone else's Toxiproxy: every call then uses their names, `proxies()` shows only the
+    mapped ones under drills' names, and nothing that would touch their other proxies
+    (`reset`, `populate`, creating or deleting a proxy) is allowed."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8474, *, timeout: float = 3.0,
+                 names: dict[str, str] | None = None):
         self.base = f"http://{host}:{port}"
         self.timeout = timeout
+        self.names = dict(names) if names else None
         self._http = requests.Session()
         self._http.headers["User-Agent"] = "drills"
 
@@ -84,13 +91,34 @@ class Toxiproxy:
             raise ToxiproxyError(f"Toxiproxy API at {self.base} unreachable: {type(exc).__name__}") from None
         return resp.text.strip()
 
+    def _their(self, name: str) -> str:
+        if self.names is None:
+            return name
+        try:
+            return self.names[name]
+        except KeyError:
+            raise ToxiproxyError(f"the environment maps no proxy to the path {name!r} "
+                                 f"(mapped: {', '.join(sorted(self.names))})") from None
+
+    def _ours(self, d: dict[str, Any], name: str) -> Proxy:
+        p = Proxy.from_api(d)
+        return Proxy(name, p.listen, p.upstream, p.enabled, p.toxics)
+
+    def _own_only(self, what: str) -> None:
+        if self.names is not None:
+            raise ToxiproxyError(f"{what} would touch proxies drills does not own; refused in someone else's environment")
+
     def proxies(self) -> dict[str, Proxy]:
-        return {name: Proxy.from_api(d) for name, d in self._call("GET", "/proxies").items()}
+        raw = self._call("GET", "/proxies")
+        if self.names is None:
+            return {name: Proxy.from_api(d) for name, d in raw.items()}
+        return {ours: self._ours(raw[theirs], ours) for ours, theirs in self.names.items() if theirs in raw}
 
     def proxy(self, name: str) -> Proxy:
-        return Proxy.from_api(self._call("GET", f"/proxies/{name}"))
+        return self._ours(self._call("GET", f"/proxies/{self._their(name)}"), name)
 
     def create_proxy(self, name: str, listen: str, upstream: str, *, enabled: bool = True) -> Proxy:
+        self._own_only("creating a proxy")
         body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
         return Proxy.from_api(self._call("POST", "/proxies", body))
 
@@ -102,29 +130,34 @@ class Toxiproxy:
             body["upstream"] = upstream
         if enabled is not None:
             body["enabled"] = enabled
-        return Proxy.from_api(self._call("POST", f"/proxies/{name}", body))
+        if self.names is not None and upstream is not None:
+            raise ToxiproxyError(f"re-pointing {name!r} would reconfigure a proxy drills does not own; refused")
+        return self._ours(self._call("POST", f"/proxies/{self._their(name)}", body), name)
 
     def delete_proxy(self, name: str) -> None:
+        self._own_only("deleting a proxy")
         self._call("DELETE", f"/proxies/{name}")
 
     def populate(self, proxies: list[dict[str, Any]]) -> list[Proxy]:
+        self._own_only("populating proxies")
         out = self._call("POST", "/populate", proxies)
         items = out.get("proxies", []) if isinstance(out, dict) else out
         return [Proxy.from_api(d) for d in items]
 
     def toxics(self, proxy: str) -> list[Toxic]:
-        return [Toxic.from_api(d) for d in self._call("GET", f"/proxies/{proxy}/toxics")]
+        return [Toxic.from_api(d) for d in self._call("GET", f"/proxies/{self._their(proxy)}/toxics")]
 
     def add_toxic(self, proxy: str, type: str, attributes: dict[str, Any] | None = None, *, name: str | None = None,
                   stream: str = "downstream", toxicity: float = 1.0) -> Toxic:
         if type not in TOXIC_TYPES:
             raise ToxiproxyError(f"unknown toxic type {type!r}; Toxiproxy knows {', '.join(TOXIC_TYPES)}")
         body = {"name": name or f"{type}_{stream}", "type": type, "stream": stream, "toxicity": toxicity, "attributes": attributes or {}}
-        return Toxic.from_api(self._call("POST", f"/proxies/{proxy}/toxics", body))
+        return Toxic.from_api(self._call("POST", f"/proxies/{self._their(proxy)}/toxics", body))
 
     def remove_toxic(self, proxy: str, name: str) -> None:
-        self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+        self._call("DELETE", f"/proxies/{self._their(proxy)}/toxics/{name}")
 
     def reset(self) -> None:
         """Enable every proxy and remove every toxic."""
+        self._own_only("resetting Toxiproxy")
         self._call("POST", "/reset")

@@ -423,8 +423,14 @@ def _message(path: Path_, err: dict[str, Any], smap: SourceMap, model_cls: type[
         return f"{smap.where(parent)}: {_dotted(parent)}: missing required key `{name}`"
     msg = _PLAIN.get(etype) or err.get("msg", "invalid value")
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    got = "" if "got " in msg else f" (got {_describe_input(err.get('input'))})"
+    if any(isinstance(p, str) and _SECRET_KEY.search(p) for p in path):
+        got = ""  # a value written where a secret belongs may be the secret: never echo it
+    else:
+        got = "" if "got " in msg else f" (got {_describe_input(err.get('input'))})"
     return f"{smap.where(path)}: {_dotted(path)}: {msg}{got}"
+
+
+_SECRET_KEY = re.compile(r"pass(word|wd)?$|secret|token", re.IGNORECASE)
 
 
 def format_errors(

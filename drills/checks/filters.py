@@ -75,8 +75,13 @@ def check(hist: History, *, declared: FilterList | dict[str, list[str]] | None =
         findings.append(f"a canary row written to filtered table {c['table']} on {c['source']} appeared on "
                         f"{c['replica']} (journal lines {c['write_seq']}, {c.get('observed_seq')})")
     plans: dict[str, set[str]] = {}
+    withheld: dict[tuple[str, str], str] = {}  # (direction, table) -> why no marker row was written
     for p in hist.of(ev.CANARY_PLAN):
-        plans.setdefault(f"{p.get('source')}->{p.get('replica')}", set()).update(str(t) for t in p.get("tables") or [])
+        direction = f"{p.get('source')}->{p.get('replica')}"
+        plans.setdefault(direction, set()).update(str(t) for t in p.get("tables") or [])
+        held = p.get("withheld") or {}
+        for t in held.get("tables") or []:
+            withheld[(direction, str(t))] = f"withheld: {held.get('why') or 'the environment allows no such write'}"
     for c in canaries:
         if c["filtered"]:
             plans.setdefault(c["direction"], set()).add(c["table"])
@@ -97,7 +102,8 @@ def check(hist: History, *, declared: FilterList | dict[str, list[str]] | None =
             elif any(c["conclusive"] for c in mine):
                 coverage.setdefault(direction, {})[table] = "stayed"
             else:
-                why = "; ".join(sorted({c["why"] for c in mine})) or "its canary could not be written"
+                why = "; ".join(sorted({c["why"] for c in mine})) or withheld.get((direction, table)) \
+                    or "its canary could not be written"
                 coverage.setdefault(direction, {})[table] = f"inconclusive: {why}"
                 gaps.append(f"the canary on {table} for the {direction} link is inconclusive ({why})")
     if not directions:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from drills import events as ev
 from drills.checks import (
     data_consistency,
     filters,
@@ -103,6 +104,13 @@ def judge_record(run_dir: str | os.PathLike[str], scenario: Scenario | None) -> 
     hist = History.load(run_dir)
     checks = scenario.objectives.checks
     blind = _blind_spot(hist)
+    # someone else's environment may keep a drill from judging some checks (`writes: none`):
+    # the record says which and why (`run.environment`), so a re-judge waives the same ones
+    env_waivers: dict[str, str] = {}
+    for e in hist.of(ev.RUN_ENVIRONMENT):
+        waive = e.get("waive")
+        if isinstance(waive, dict):
+            env_waivers.update({str(k): str(v) for k, v in waive.items()})
     verdicts = []
     for name, fn in CHECKS.items():
         try:
@@ -120,6 +128,8 @@ def judge_record(run_dir: str | os.PathLike[str], scenario: Scenario | None) -> 
         entry = verdict.as_dict()
         if verdict.status == UNKNOWN and name in checks.not_judged:
             entry["waived"] = checks.not_judged[name]
+        elif verdict.status == UNKNOWN and name in env_waivers:
+            entry["waived"] = env_waivers[name]
         verdicts.append(entry)
     return verdicts
 

@@ -41,6 +41,13 @@ class ActiveFaults:
         self._lock = threading.RLock()
         self._faults: list[Fault] = []  # every fault registered, in injection order
         self.on_change = on_change or (lambda _names: None)
+        self._closed: tuple[str, str] | None = None  # (why, heal by) once no fault may be added
+
+    def close(self, why: str, by: str) -> None:
+        """No fault may be injected any more (a stop condition tripped): a later inject is
+        refused, and one already under way when this is called is healed as soon as it lands."""
+        with self._lock:
+            self._closed = (why, by)
 
     def _changed(self) -> None:
         self.on_change([f.name for f in self.active()])
@@ -62,7 +69,10 @@ class ActiveFaults:
     def inject(self, fault: Fault) -> Fault:
         """Register, then inject: a fault that fails half-way and stays active is still
         known to the final heal."""
-        self.add(fault)
+        with self._lock:
+            if self._closed is not None:
+                raise FaultError(f"fault {fault.name!r} not injected: {self._closed[0]}")
+            self.add(fault)
         try:
             fault.inject()
         except BaseException:
@@ -72,6 +82,12 @@ class ActiveFaults:
             raise
         finally:
             self._changed()
+        with self._lock:
+            closed = self._closed
+        if closed is not None and fault.active:  # closed while it was being injected: undo it at once
+            fault.heal(by=closed[1])
+            self._changed()
+            raise FaultError(f"fault {fault.name!r} healed as soon as it landed: {closed[0]}")
         return fault
 
     def active(self) -> list[Fault]:

@@ -10,6 +10,7 @@ fault that is not active is a no-op rather than an error.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, ClassVar
 
 import pymysql
@@ -21,7 +22,7 @@ from drills.journal import Journal
 from drills.topology.state import Topology
 
 SOURCE = "fault"
-HEAL_BY = ("step", "runner")
+HEAL_BY = ("step", "runner", "stop_condition", "max_fault_duration")  # who healed it (safety: drills.runner.safety)
 
 
 class FaultError(EnvironmentProblem):
@@ -81,6 +82,7 @@ class Fault:
                         f"({_reason(undo_exc)}); it stays active so that the final heal retries") from None
                 raise self._as_fault_error("injecting", exc) from None
             self.active = self.fault_type.lasting
+            self.injected_mono_ns = time.monotonic_ns()
             self._record(events.FAULT_INJECT, name=self.name, type=self.type, target=self.target,
                          params=self.params, details=self.details)
 

@@ -51,6 +51,9 @@ ORDERS_TABLE = "app.orders"
 # depends on it; the consistency check skips it.
 CANARY_SCHEMA = "drills_canary"
 CONTROL_TABLE = f"{CANARY_SCHEMA}.control"
+# where `expect: writes_succeed` writes in someone else's environment (writes: canary): the
+# application's account, the application's path, but the harness's own table
+PROBE_TABLE = f"{CANARY_SCHEMA}.write_probe"
 DEFAULT_SEQUENCE_TABLE = "app.id_sequence"
 SETTLE_CHUNK = 500
 READ_TIMEOUT_S = 30.0  # longer than any server-side wait the collector asks for
@@ -79,7 +82,8 @@ def collect(topo: Any, journal: Journal, scenario: Any = None, ledger: str | Pat
         declared = topo.declared_filters
         if replica is None:
             _error(journal, account, "filters", None, "no replication link is configured on either side")
-        linked = _observe_direction(conns, journal, account, source, replica, declared, catch_up_timeout_s, write=True)
+        linked = _observe_direction(conns, journal, account, source, replica, declared, catch_up_timeout_s, write=True,
+                                    policy=writes_policy(topo))
         _guard(journal, account, "canary", None,
                lambda: resolve_canaries(conns, journal, source, replica, catch_up_timeout_s, final=True), None)
         if linked and source is not None and replica is not None:
@@ -115,13 +119,14 @@ def observe_point(topo: Any, journal: Journal, scenario: Any = None, *, when: st
         if when == "baseline":
             record_observation(journal, ev.FILTERS_DECLARED, when=when, **declared.as_filters())
         linked = _observe_direction(conns, journal, account, source, replica, declared, catch_up_timeout_s,
-                                    write=True, when=when)
+                                    write=True, when=when, policy=writes_policy(topo))
         if when == "before-switch" and not linked:
             active = _active_dc(topo, journal)
             other = next((dc for dc in sorted(topo.servers) if dc != active), None)
             if active in conns and other is not None:
                 _guard(journal, account, "canary", active,
-                       lambda: write_canaries(conns, journal, active, other, declared, when=when), 0)
+                       lambda: write_canaries(conns, journal, active, other, declared, when=when,
+                                              policy=writes_policy(topo)), 0)
         _guard(journal, account, "canary", None,
                lambda: resolve_canaries(conns, journal, source, replica, catch_up_timeout_s), None)
         if linked and source is not None and replica is not None:
@@ -136,7 +141,7 @@ def observe_point(topo: Any, journal: Journal, scenario: Any = None, *, when: st
 
 def _observe_direction(conns: dict[str, pymysql.connections.Connection], journal: Journal, account: dict[str, Any],
                        source: str | None, replica: str | None, declared: FilterList, timeout_s: float, *,
-                       write: bool, when: str = "end") -> bool:
+                       write: bool, when: str = "end", policy: str = "all") -> bool:
     """Effective filters and a canary round on the link that runs now; False when none runs."""
     from drills.mysql import admin
 
@@ -149,8 +154,16 @@ def _observe_direction(conns: dict[str, pymysql.connections.Connection], journal
            lambda: observe_filters_on(conns[replica], journal, replica, source, declared), None)
     if write:
         _guard(journal, account, "canary", source,
-               lambda: write_canaries(conns, journal, source, replica, declared, when=when), 0)
+               lambda: write_canaries(conns, journal, source, replica, declared, when=when, policy=policy), 0)
     return True
+
+
+def writes_policy(topo: Any) -> str:
+    """What the harness may write: `all` on a topology drills made; in someone else's
+    environment what its file says — `canary` (only the harness's own schema: no marker rows
+    in the user's filtered tables) or `none`."""
+    env = getattr(topo, "environment", None)
+    return "all" if env is None else str(env.writes)
 
 
 def _close_all(conns: dict[str, pymysql.connections.Connection]) -> None:
@@ -303,20 +316,24 @@ def observe_filters_on(conn: pymysql.connections.Connection, journal: Journal, r
 
 
 def write_canaries(conns: dict[str, pymysql.connections.Connection], journal: Journal, source: str, replica: str,
-                   declared: FilterList, *, when: str = "end") -> int:
+                   declared: FilterList, *, when: str = "end", policy: str = "all") -> int:
     """A canary round: a marker row in every exact filtered table and in one table per
     filter pattern on `source`, plus the control row in the harness's own replicated table.
     The plan (which tables) is journaled first, so a canary that could not be written shows
     as missing, not as one that stayed home. Looked for later by `resolve_canaries`."""
     src = conns[source]
-    _ensure_canary_schema(conns)
     tables = filtered_tables(src, declared, one_per_pattern=True)
-    control = CONTROL_TABLE if not declared.is_filtered(CONTROL_TABLE) else None
+    control = CONTROL_TABLE if not declared.is_filtered(CONTROL_TABLE) and policy != "none" else None
+    withheld = {} if policy == "all" else {"tables": tables, "why": f"the environment allows {policy} writes "
+                                           f"({'only the harness schema ' + CANARY_SCHEMA if policy == 'canary' else 'none at all'})"}
+    if control is not None:
+        _ensure_canary_schema(conns)
     round_id = uuid.uuid4().hex[:8]
     record_observation(journal, ev.CANARY_PLAN, round=round_id, source=source, replica=replica, tables=tables,
-                       control=control, when=when)
+                       control=control, when=when, **({"withheld": withheld} if withheld else {}))
     written = 0
-    for table, filtered in [(t, True) for t in tables] + ([(control, False)] if control else []):
+    mine = [] if withheld else [(t, True) for t in tables]
+    for table, filtered in mine + ([(control, False)] if control else []):
         marker = f"drills-canary-{uuid.uuid4().hex[:12]}"
         try:
             key = _insert_canary(src, table, marker)
@@ -395,8 +412,21 @@ def _ensure_canary_schema(conns: dict[str, pymysql.connections.Connection]) -> N
             _exec(conn, f"CREATE DATABASE IF NOT EXISTS `{CANARY_SCHEMA}`")
             _exec(conn, f"CREATE TABLE IF NOT EXISTS {_qualified(CONTROL_TABLE)} (marker VARCHAR(64) NOT NULL PRIMARY KEY, "
                         "written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB")
+            _exec(conn, f"CREATE TABLE IF NOT EXISTS {_qualified(PROBE_TABLE)} (marker VARCHAR(64) NOT NULL PRIMARY KEY, "
+                        "dc VARCHAR(16) NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) "
+                        "ENGINE=InnoDB")
         finally:
             _exec(conn, "SET SESSION sql_log_bin = 1")
+
+
+def ensure_harness_schema(topo: Any) -> None:
+    """The harness's own schema on both sides, before a drill in someone else's environment
+    that allows writes only there (`writes: canary`) needs it."""
+    conns = {dc: topo.connect(dc, timeout=5.0, read_timeout=30.0) for dc in sorted(topo.servers)}
+    try:
+        _ensure_canary_schema(conns)
+    finally:
+        _close_all(conns)
 
 
 def _unlogged_delete(conn: pymysql.connections.Connection, table: str, key: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drills.runner.plan import register_plan
 from drills.runner.session import RunOptions, run
 from drills.scenario.commands import parse_param_args
 
@@ -12,7 +13,8 @@ from drills.scenario.commands import parse_param_args
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run a drill scenario and judge it",
                               description="Exit codes: 0 passed, 1 an objective or check failed, "
-                                          "2 invalid scenario or error before a verdict, 3 inconclusive, 130 interrupted.")
+                                          "2 invalid scenario, refused or error before a verdict, 3 inconclusive, "
+                                          "4 aborted by a stop condition of the environment, 130 interrupted.")
     p.add_argument("scenario", metavar="SCENARIO", help="a scenario file, or the name of one in scenarios/")
     p.add_argument("--out", type=Path, metavar="DIR", help="run directory (default reports/runs/<run_id>/)")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="override a scenario parameter")
@@ -30,7 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fail when RTO is worse than the median of the last passing runs by more than TOLERANCE "
                         "(a fraction; default 0.2)")
     p.add_argument("--no-history", action="store_true", help="do not record this run in the run history")
+    p.add_argument("--environment", type=Path, metavar="FILE",
+                   help="drill someone else's environment, described in FILE (provider external)")
+    p.add_argument("--confirm", metavar="NAME", help="a protected environment's name: yes, drill it")
     p.set_defaults(func=cmd_run)
+    register_plan(subparsers)  # `drills plan`: the same refusals, in advance, touching nothing
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -38,6 +44,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario=args.scenario, out=args.out, params=parse_param_args(args.param), keep_env=args.keep_env,
         state_dir=args.state_dir, reset=args.reset, approve=args.approve, junit=args.junit, html=args.html,
         allure_dir=args.allure_dir, summary=args.summary, pdf=args.pdf, baseline=args.baseline,
-        record_history=not args.no_history,
+        record_history=not args.no_history, environment=args.environment, confirm=args.confirm,
     )
     return run(opts).exit_code

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drills import events, masking
-from drills.errors import UserError
+from drills.errors import EXIT_STOPPED, UserError
 from drills.journal import Journal, now_wall
 from drills.record import FILTER_LIST_COPY, JOURNAL_FILE, LEDGER_FILE, SCENARIO_COPY
 from drills.runner import result as result_mod
@@ -66,6 +66,8 @@ class RunOptions:
     environ: dict[str, str] | None = None
     stream: TextIO | None = None  # progress display (stderr by default)
     tty: bool | None = None
+    environment: Path | None = None  # someone else's environment (provider external): its file
+    confirm: str | None = None  # a protected environment's name, repeated
 
 
 @dataclass
@@ -146,13 +148,52 @@ def run(opts: RunOptions) -> RunOutcome:
     environ = dict(os.environ) if opts.environ is None else opts.environ
     path = find_scenario(opts.scenario)
     scenario = load_scenario(path, opts.params, environ=environ, require_secrets=True)
-    provider = provider_for(topology_spec(scenario).provider)
-    refuse_missing_capabilities(scenario, provider)
+    provider: TopologyProvider
+    if opts.environment is not None:
+        provider = external_provider(scenario, opts, environ)
+    else:
+        provider = provider_for(topology_spec(scenario).provider)
+        refuse_missing_capabilities(scenario, provider)
     run_id = new_run_id(scenario.name)
-    run_dir = prepare_run_dir(opts.out, run_id)
-    journal = Journal(run_dir / JOURNAL_FILE, secrets=scenario.secret_values)
+    lock = take_environment_lock(provider, run_id) if opts.environment is not None else None
+    try:
+        run_dir = prepare_run_dir(opts.out, run_id)
+        journal = Journal(run_dir / JOURNAL_FILE, secrets=scenario.secret_values)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     drill = Drill(scenario, run_dir, journal, run_id, opts, environ=environ, topology_provider=provider)
+    drill.lock = lock
     return drill.execute()
+
+
+def take_environment_lock(provider: Any, run_id: str) -> Any:
+    """One drill at a time in someone else's environment: refused (exit 2, naming the holder)
+    before a run directory exists, so a refused run leaves nothing behind."""
+    from drills.runner import safety
+
+    lock = safety.EnvironmentLock(provider.topology(), provider.env, run_id)
+    lock.acquire()
+    return lock
+
+
+def external_provider(scenario: Scenario, opts: RunOptions, environ: dict[str, str]) -> TopologyProvider:
+    """Someone else's environment: everything the scenario would do that the environment file
+    does not allow is refused here, all at once, before anything is touched."""
+    from drills.runner import safety
+    from drills.topology.environment import load_environment
+    from drills.topology.external import ExternalProvider
+
+    assert opts.environment is not None
+    env = load_environment(opts.environment)
+    problems = safety.refusals(scenario, env)
+    if problems:
+        raise UserError(f"scenario {scenario.name} may not run in environment {env.name}:\n  " + "\n  ".join(problems))
+    safety.confirm(env, opts.confirm)
+    if opts.reset:
+        raise UserError(f"--reset: environment {env.name} is not drills' to reset")
+    return ExternalProvider(env, environ)
 
 
 def refuse_missing_capabilities(scenario: Scenario, provider: TopologyProvider) -> None:
@@ -193,6 +234,11 @@ class Drill:
         self.route_watch: Any = None
         self.environment: dict[str, Any] = {}
         self._signals_logged = 0
+        # someone else's environment: its file, the lock held on it, the safeguards watching it
+        self.env_file: Any = getattr(topology_provider, "env", None)
+        self.lock: Any = None
+        self.safeguards: Any = None
+        self.stopped_by: dict[str, Any] | None = None
 
     # ---- the whole run ----------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -230,7 +276,8 @@ class Drill:
         )
         duration = round(time.monotonic() - t0, 3)
         status = self._baseline_gate(status)
-        self.journal.record(SOURCE, events.RUN_END, status=status, duration_s=duration)
+        self.journal.record(SOURCE, events.RUN_END, status=status, duration_s=duration,
+                            **({"stopped_by": self.stopped_by["name"]} if self.stopped_by else {}))
         head = self.journal.head
         self.journal.close()
         record = self._result(status, started_at, duration, head)
@@ -239,7 +286,7 @@ class Drill:
             self._guard_quiet("history", lambda: past_runs().record(self.run_dir))
         self._reports(status)
         self._summary_line(status, record)
-        return RunOutcome(status, result_mod.exit_code(status), self.run_dir, path, record)
+        return RunOutcome(status, record["exit_code"], self.run_dir, path, record)
 
     def _copy_inputs(self) -> None:
         """The scenario as run and the filter list as drilled go into the run directory, so the
@@ -279,6 +326,8 @@ class Drill:
         provider = self.provider or provider_for(topology_spec(self.scenario).provider)
         self.provider = provider
         state_dir = self.opts.state_dir
+        if state_dir is None and self.env_file is not None:
+            state_dir = provider.state_dir()  # type: ignore[attr-defined]
         if state_dir is not None and Topology.exists(state_dir):
             self.topo = provider.attach(Path(state_dir))
             self.reused = True
@@ -302,6 +351,27 @@ class Drill:
         control = self.topo.process_control
         self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="ready", provider=provider.name,
                             pids=control.pids() if control is not None else None, routing_key=self.topo.routing_key)
+        if self.env_file is not None:
+            self._enter_environment()
+
+    def _enter_environment(self) -> None:
+        """Someone else's environment: say what the drill was allowed and that its lock (one
+        drill at a time, taken before the run began) is held, before anything acts on it."""
+        from drills.runner import safety
+
+        env = self.env_file
+        self.journal.record(SOURCE, events.RUN_ENVIRONMENT, name=env.name, provider="external", writes=env.writes,
+                            protected=env.protected, allow=[a.model_dump() for a in env.allow],
+                            stop_conditions=[c.name for c in env.stop_conditions],
+                            max_fault_duration_s=float(env.max_fault_duration), waive=safety.waivers(env))
+        if self.lock is None:  # a Drill built without `run()` (tests): take it now
+            self.lock = safety.EnvironmentLock(self.topo, env, self.run_id)
+            self.lock.acquire()
+        self.lock.attach(self.journal)
+        if env.writes == "canary":  # the only place the harness may write: its own schema, made now
+            from drills.observe.collector import ensure_harness_schema
+
+            ensure_harness_schema(self.topo)
 
     def _drive(self) -> None:
         from drills.faults import ActiveFaults
@@ -313,6 +383,16 @@ class Drill:
                            make_fault=self.parts.make_fault,
                            on_gate=lambda g: self.progress.say(f"gate {g}: waiting for approval ({approvals.instructions(g)})"))
         self.ctx = ctx
+        if self.env_file is not None:
+            from drills.runner import safety
+
+            def counts() -> dict[str, int] | None:
+                ledger = getattr(ctx.workload, "ledger", None) if ctx.workload_running else None
+                return dict(ledger.counts) if ledger is not None else None
+
+            self.safeguards = safety.Safeguards(self.env_file, self.topo, self.journal, faults,
+                                                on_trip=self._stop_condition_tripped, write_counts=counts)
+            self.safeguards.start()
         self.route_watch = self.parts.make_route_watch(self.topo, self.journal)
         self.route_watch.start()
         if self.scenario.controller.kind != "none":
@@ -328,6 +408,13 @@ class Drill:
         engine = Engine(self.journal, actions(ctx), interrupted=self.interrupted, on_step=self._on_step)
         self.outcome = engine.run(self.scenario.stages)
 
+    def _stop_condition_tripped(self, name: str, detail: str) -> None:
+        """Called from the safeguard's thread once every fault is healed: stop the drill."""
+        self.stopped_by = dict(self.safeguards.tripped or {"name": name, "detail": detail})
+        os.write(2, f"\ndrills: stop condition {name} tripped: {masking.mask(detail)[:200]} — faults healed, "
+                    "aborting\n".encode())
+        self.interrupted.set()
+
     def _on_step(self, what: str, rec: StepRecord | None, step: Step | None) -> None:
         if what == "stage":
             return
@@ -341,6 +428,8 @@ class Drill:
     def _finish(self) -> None:
         """Always-run cleanup; every part guarded on its own."""
         self._log_signals()
+        if self.safeguards is not None:
+            self._guard("stop safeguards", self.safeguards.stop)
         ctx = self.ctx
         if ctx is not None:
             self._guard("stop workload", ctx.stop_workload)
@@ -360,6 +449,8 @@ class Drill:
         self.environment = self._guard("environment fingerprint", lambda: result_mod.environment(self.topo)) or \
             result_mod.environment(None)
         self._teardown()
+        if self.lock is not None:
+            self._guard("release the environment lock", self.lock.release)
         self._log_signals(during="cleanup")
 
     def _log_signals(self, **extra: Any) -> None:
@@ -418,7 +509,13 @@ class Drill:
         reasons = []
         if self.error:
             reasons.append(self.error)
-        if self.interrupted.is_set():
+        if self.stopped_by is not None:
+            reasons.append(f"aborted: stop condition {self.stopped_by['name']} tripped at {self.stopped_by.get('wall', '?')} "
+                           f"({self.stopped_by.get('detail', '')}); healed {', '.join(self.stopped_by.get('healed') or []) or 'nothing active'} "
+                           f"in {self.stopped_by.get('healed_s', '?')} s")
+            for name, error in (self.stopped_by.get("heal_failed") or {}).items():
+                reasons.append(f"healing {name} after the stop condition FAILED: {error}")
+        elif self.interrupted.is_set():
             reasons.append("interrupted by " + ", ".join(n for n, _ in self.signals.received) if self.signals.received else "interrupted")
         reasons += [f"step {r['stage']}/{r['step']} failed: {r['error']}" for r in steps if r["status"] == "failed"]
         reasons += self.check_reasons
@@ -426,7 +523,7 @@ class Drill:
             "scenario": self.scenario.name,
             "run_id": self.run_id,
             "status": status,
-            "exit_code": result_mod.exit_code(status),
+            "exit_code": EXIT_STOPPED if self.stopped_by is not None and status == "aborted" else result_mod.exit_code(status),
             "started_at": started_at,
             "finished_at": now_wall(),
             "duration_s": duration,
@@ -442,7 +539,9 @@ class Drill:
             "reasons": reasons,
             "cleanup_problems": self.cleanup_problems,
             "topology": {"state_dir": str(self.state_dir) if self.state_dir else None, "reused": self.reused,
-                         "kept": bool(self.opts.keep_env and not self.reused)},
+                         "kept": bool(self.opts.keep_env and not self.reused),
+                         **({"provider": "external", "environment": self.env_file.name} if self.env_file is not None else {})},
+            **({"stopped_by": {k: v for k, v in self.stopped_by.items() if k != "at_mono_ns"}} if self.stopped_by else {}),
             "journal": JOURNAL_FILE,
             "journal_sha256": head,
             "ledger_sha256": _file_sha256(self.run_dir / LEDGER_FILE),

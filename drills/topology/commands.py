@@ -1,4 +1,8 @@
-"""`drills env up | status | down`."""
+"""`drills env up | status | down | check | describe`.
+
+With `--environment FILE` (someone else's environment, provider external) `up` and `status`
+attach rather than start, `down` forgets the handle and stops nothing, and `check` is the
+preflight a DBA runs before the exercise."""
 
 from __future__ import annotations
 
@@ -24,16 +28,33 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     up = env_sub.add_parser("up", help="start dc1, dc2, etcd and Toxiproxy with replication dc1 -> dc2")
     up.add_argument("--topology", metavar="FILE", help="topology YAML (defaults need no file)")
     up.add_argument("--state-dir", metavar="DIR", help=f"where the topology lives (default {local.default_state_dir()})")
+    up.add_argument("--environment", metavar="FILE", help="attach to someone else's environment instead (starts nothing)")
     up.add_argument("--json", action="store_true", help="print what `env status --json` prints")
     up.set_defaults(func=cmd_up)
 
     st = env_sub.add_parser("status", help="report every component from the observer path")
     st.add_argument("--state-dir", metavar="DIR")
+    st.add_argument("--environment", metavar="FILE", help="someone else's environment, described in FILE")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_status)
 
+    ck = env_sub.add_parser("check", help="preflight of an environment file: reachability, grants, link, filters, proxies",
+                            description="One line per problem with its fix. Exit 0: ready to drill; 1: problems found; "
+                                        "2: the file is invalid.")
+    ck.add_argument("--environment", metavar="FILE", required=True)
+    ck.add_argument("--json", action="store_true")
+    ck.set_defaults(func=cmd_check)
+
+    ds = env_sub.add_parser("describe", help="write the environment file of a topology drills started")
+    ds.add_argument("--state-dir", metavar="DIR")
+    ds.add_argument("--name", default="described", help="the environment's name (default: described)")
+    ds.add_argument("--writes", choices=("all", "canary", "none"), default="all")
+    ds.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    ds.set_defaults(func=cmd_describe)
+
     dn = env_sub.add_parser("down", help="stop everything a topology started and remove its state")
     dn.add_argument("--state-dir", metavar="DIR")
+    dn.add_argument("--environment", metavar="FILE", help="someone else's environment: forget it (stops nothing)")
     dn.add_argument("--all", action="store_true", help="every topology this user started (also crashed ones)")
     dn.add_argument("--keep", action="store_true", help="keep the state directory (logs, data)")
     dn.set_defaults(func=cmd_down)
@@ -44,10 +65,18 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    spec = load_spec(args.topology)
     t0 = time.monotonic()
     progress = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
-    topo = local.up(spec, _state_dir(args), progress=progress)
+    if args.environment:
+        from drills.topology.environment import load_environment
+        from drills.topology.external import ExternalProvider
+
+        provider = ExternalProvider(load_environment(args.environment))
+        topo = provider.up(None, Path(args.state_dir) if args.state_dir else provider.state_dir(),
+                           progress or (lambda _msg: None))
+    else:
+        spec = load_spec(args.topology)
+        topo = local.up(spec, _state_dir(args), progress=progress)
     doc = status(topo)
     doc["boot_s"] = round(time.monotonic() - t0, 3)
     _print(doc, args.json)
@@ -55,14 +84,50 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    topo = attach(_state_dir(args))
+    if args.environment:
+        from drills.topology.external import attach_file
+
+        topo = attach_file(args.environment)[1]
+    else:
+        topo = attach(_state_dir(args))
     doc = status(topo)
     _print(doc, args.json)
     healthy = all(s.get("up") for s in doc["servers"].values()) and doc["routing"].get("up") and doc["toxiproxy"].get("up")
     return 0 if healthy else EXIT_FAILED
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from drills.topology.preflight import preflight, print_report
+
+    report = preflight(args.environment)
+    print_report(report, as_json=args.json)
+    return 0 if not report["problems"] else EXIT_FAILED
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from drills.topology.describe import PASSWORD_VARIABLES, describe, render
+
+    topo = attach(_state_dir(args))
+    text = render(describe(topo, args.name, writes=args.writes))
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    print("export " + " ".join(PASSWORD_VARIABLES.values()) + f" (their values are in {topo.state_dir}/credentials.json)",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
+    if args.environment:
+        from drills.topology.environment import load_environment
+        from drills.topology.external import ExternalProvider
+
+        provider = ExternalProvider(load_environment(args.environment))
+        r = provider.down(Path(args.state_dir) if args.state_dir else None)
+        print(f"{r['state_dir']}: forgotten (nothing stopped: the environment is not drills' own)")
+        return 0
     results = local.down_all(keep=args.keep) if args.all else [local.down(_state_dir(args), keep=args.keep)]
     for r in results:
         what = f"stopped {len(r['stopped'])} process(es)" + (f", {len(r['killed'])} killed" if r["killed"] else "")

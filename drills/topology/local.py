@@ -394,62 +394,11 @@ def _claim_state_dir(base: Path) -> None:
 def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
     t0 = time.monotonic()
     kind = _ServerKind(spec.flavor)
-    p = spec.ports
-    ports = proc.allocate_ports({
-        "dc1": p.dc1, "dc2": p.dc2, "etcd": p.etcd, "etcd_peer": p.etcd_peer, "toxiproxy": p.toxiproxy,
-        "app:dc1": p.app_dc1, "app:dc2": p.app_dc2, "link:dc1->dc2": p.link_dc1_dc2, "link:dc2->dc1": p.link_dc2_dc1,
-        "etcd-proxy": p.etcd_proxy,
-    })
     (base / "pids").mkdir(parents=True, exist_ok=True)
-    (base / "logs").mkdir(parents=True, exist_ok=True)
-
-    tpl = kind.ensure_template()
-    servers: dict[str, ServerState] = {}
-    processes: dict[str, Process] = {}
-    for dc in DCS:
-        d = base / dc
-        d.mkdir(parents=True, exist_ok=True)
-        servers[dc] = ServerState(name=dc, host="127.0.0.1", port=ports[dc], server_id=SERVER_IDS[dc], flavor=spec.flavor,
-                                  version=kind.version_line)
-        processes[dc] = Process(dc, datadir=str(d / "data"), socket=_socket_path(base, dc))
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda p: shutil.copytree(tpl, p.datadir, ignore=shutil.ignore_patterns(".complete")),
-                      [processes[dc] for dc in DCS]))
-
-    proxies = {
-        "app:dc1": ProxyState("app:dc1", f"127.0.0.1:{ports['app:dc1']}", f"127.0.0.1:{ports['dc1']}"),
-        "app:dc2": ProxyState("app:dc2", f"127.0.0.1:{ports['app:dc2']}", f"127.0.0.1:{ports['dc2']}"),
-        "link:dc1->dc2": ProxyState("link:dc1->dc2", f"127.0.0.1:{ports['link:dc1->dc2']}", f"127.0.0.1:{ports['dc1']}"),
-        "link:dc2->dc1": ProxyState("link:dc2->dc1", f"127.0.0.1:{ports['link:dc2->dc1']}", f"127.0.0.1:{ports['dc2']}"),
-        "etcd": ProxyState("etcd", f"127.0.0.1:{ports['etcd-proxy']}", f"127.0.0.1:{ports['etcd']}"),
-    }
-    toxi_config = base / "toxiproxy.json"
-    toxi_config.write_text(json.dumps([{"name": x.name, "listen": x.listen, "upstream": x.upstream, "enabled": True}
-                                       for x in proxies.values()]))
-    etcd_dir = base / "etcd"
-    processes["etcd"] = Process("etcd", argv=[
-        proc.find_binary("etcd"), "--name", "drills", "--data-dir", str(etcd_dir / "data"),
-        "--listen-client-urls", f"http://127.0.0.1:{ports['etcd']}", "--advertise-client-urls", f"http://127.0.0.1:{ports['etcd']}",
-        "--listen-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
-        "--initial-advertise-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
-        "--initial-cluster", f"drills=http://127.0.0.1:{ports['etcd_peer']}", "--log-level", "warn", "--logger", "zap",
-    ])
-    processes["toxiproxy"] = Process("toxiproxy", argv=[
-        proc.toxiproxy_binary(), "-host", "127.0.0.1", "-port", str(ports["toxiproxy"]), "-config", str(toxi_config)])
-
-    creds = Credentials("drills", secrets.token_urlsafe(18), "repl", secrets.token_urlsafe(18), "app", secrets.token_urlsafe(18),
-                        root_password=secrets.token_urlsafe(18))
-    masking.register(*creds_secrets(creds))
-    topo = Topology(
-        state_dir=base, provider="local", flavor=spec.flavor, app=spec.app, monitor=spec.monitor,
-        routing_key=routing_key(spec.app, spec.monitor), servers=servers,
-        etcd=Endpoint("etcd", "127.0.0.1", ports["etcd"]), toxiproxy_api=Endpoint("toxiproxy", "127.0.0.1", ports["toxiproxy"]),
-        proxies=proxies, filter_list_file=str(spec.filter_list), schema_file=str(spec.schema_file),
-        seed_file=str(spec.seed) if spec.seed else None,
-        retry={"times": spec.routing.retry.times, "delay_ms": spec.routing.retry.delay_ms}, credentials=creds,
-    )
-    for dc in DCS:
-        processes[dc].argv = kind.argv(servers[dc], processes[dc], spec, base, topo.identity_address(dc))
+    topo, processes = plan(spec, base, kind, provider="local", etcd_binary=proc.find_binary("etcd"),
+                           toxiproxy_binary=proc.toxiproxy_binary())
+    servers, creds, ports = topo.servers, topo.credentials, {"etcd": topo.etcd.port, "toxiproxy": topo.toxiproxy_api.port}
+    assert creds is not None
     control = LocalProcesses(topo, processes)
     topo.process_control = control
     # start everything at once; pid files first so a crash from here on is recoverable
@@ -496,6 +445,70 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
     baseline.establish(topo, timeout=STARTUP_TIMEOUT)
     say(f"replication dc1 -> dc2 running ({time.monotonic() - t0:.2f}s)")
     return topo
+
+
+def plan(spec: TopologySpec, base: Path, kind: _ServerKind, *, provider: str, etcd_binary: str,
+         toxiproxy_binary: str) -> tuple[Topology, dict[str, Process]]:
+    """Everything a topology is before anything runs: free ports, data directories copied from
+    the template, the proxies, fresh credentials, each component's command line. The same for
+    processes on this machine and for containers on its network (`drills.topology.containers`),
+    which run these very command lines with the state directory mounted at the same path."""
+    p = spec.ports
+    ports = proc.allocate_ports({
+        "dc1": p.dc1, "dc2": p.dc2, "etcd": p.etcd, "etcd_peer": p.etcd_peer, "toxiproxy": p.toxiproxy,
+        "app:dc1": p.app_dc1, "app:dc2": p.app_dc2, "link:dc1->dc2": p.link_dc1_dc2, "link:dc2->dc1": p.link_dc2_dc1,
+        "etcd-proxy": p.etcd_proxy,
+    })
+    (base / "logs").mkdir(parents=True, exist_ok=True)
+
+    tpl = kind.ensure_template()
+    servers: dict[str, ServerState] = {}
+    processes: dict[str, Process] = {}
+    for dc in DCS:
+        d = base / dc
+        d.mkdir(parents=True, exist_ok=True)
+        servers[dc] = ServerState(name=dc, host="127.0.0.1", port=ports[dc], server_id=SERVER_IDS[dc], flavor=spec.flavor,
+                                  version=kind.version_line)
+        processes[dc] = Process(dc, datadir=str(d / "data"), socket=_socket_path(base, dc))
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda p: shutil.copytree(tpl, p.datadir, ignore=shutil.ignore_patterns(".complete")),
+                      [processes[dc] for dc in DCS]))
+
+    proxies = {
+        "app:dc1": ProxyState("app:dc1", f"127.0.0.1:{ports['app:dc1']}", f"127.0.0.1:{ports['dc1']}"),
+        "app:dc2": ProxyState("app:dc2", f"127.0.0.1:{ports['app:dc2']}", f"127.0.0.1:{ports['dc2']}"),
+        "link:dc1->dc2": ProxyState("link:dc1->dc2", f"127.0.0.1:{ports['link:dc1->dc2']}", f"127.0.0.1:{ports['dc1']}"),
+        "link:dc2->dc1": ProxyState("link:dc2->dc1", f"127.0.0.1:{ports['link:dc2->dc1']}", f"127.0.0.1:{ports['dc2']}"),
+        "etcd": ProxyState("etcd", f"127.0.0.1:{ports['etcd-proxy']}", f"127.0.0.1:{ports['etcd']}"),
+    }
+    toxi_config = base / "toxiproxy.json"
+    toxi_config.write_text(json.dumps([{"name": x.name, "listen": x.listen, "upstream": x.upstream, "enabled": True}
+                                       for x in proxies.values()]))
+    etcd_dir = base / "etcd"
+    processes["etcd"] = Process("etcd", argv=[
+        etcd_binary, "--name", "drills", "--data-dir", str(etcd_dir / "data"),
+        "--listen-client-urls", f"http://127.0.0.1:{ports['etcd']}", "--advertise-client-urls", f"http://127.0.0.1:{ports['etcd']}",
+        "--listen-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
+        "--initial-advertise-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
+        "--initial-cluster", f"drills=http://127.0.0.1:{ports['etcd_peer']}", "--log-level", "warn", "--logger", "zap",
+    ])
+    processes["toxiproxy"] = Process("toxiproxy", argv=[
+        toxiproxy_binary, "-host", "127.0.0.1", "-port", str(ports["toxiproxy"]), "-config", str(toxi_config)])
+
+    creds = Credentials("drills", secrets.token_urlsafe(18), "repl", secrets.token_urlsafe(18), "app", secrets.token_urlsafe(18),
+                        root_password=secrets.token_urlsafe(18))
+    masking.register(*creds_secrets(creds))
+    topo = Topology(
+        state_dir=base, provider=provider, flavor=spec.flavor, app=spec.app, monitor=spec.monitor,
+        routing_key=routing_key(spec.app, spec.monitor), servers=servers,
+        etcd=Endpoint("etcd", "127.0.0.1", ports["etcd"]), toxiproxy_api=Endpoint("toxiproxy", "127.0.0.1", ports["toxiproxy"]),
+        proxies=proxies, filter_list_file=str(spec.filter_list), schema_file=str(spec.schema_file),
+        seed_file=str(spec.seed) if spec.seed else None,
+        retry={"times": spec.routing.retry.times, "delay_ms": spec.routing.retry.delay_ms}, credentials=creds,
+    )
+    for dc in DCS:
+        processes[dc].argv = kind.argv(servers[dc], processes[dc], spec, base, topo.identity_address(dc))
+    return topo, processes
 
 
 SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes; MariaDB refuses longer paths at start-up
@@ -570,6 +583,8 @@ def _bootstrap_users(conn: pymysql.connections.Connection, c: Credentials) -> No
         cur.execute("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO %s@'127.0.0.1'", (c.repl_user,))
         for db in ("app", "bi"):
             cur.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{db}`.* TO %s@'127.0.0.1'", (c.app_user,))
+        # the write probe of a drill run as someone else's environment (`writes: canary`)
+        cur.execute("GRANT INSERT ON `drills_canary`.* TO %s@'127.0.0.1'", (c.app_user,))
         cur.execute("SELECT User, Host FROM mysql.user")
         for user, host in cur.fetchall():
             if user == "" or (user == "root" and host != "localhost"):

@@ -69,18 +69,24 @@ class TopologyProvider(Protocol):
         """Stop what it started; also after a crashed run, from the state directory alone."""
 
 
-def provider_for(name: str) -> TopologyProvider:
+def provider_for(name: str, *, state_dir: Path | None = None) -> TopologyProvider:
     if name == "local":
         from drills.topology.local import LocalProvider
 
         return LocalProvider()
-    raise ConfigError(f"unknown topology provider {name!r}; this build has: local")
+    if name == "external":
+        from drills.topology.external import provider_from_state
+
+        if state_dir is None:
+            raise ConfigError("provider external needs an environment file: --environment FILE")
+        return provider_from_state(Path(state_dir))
+    raise ConfigError(f"unknown topology provider {name!r}; this build has: local, external (--environment FILE)")
 
 
 def attach(state_dir: str | Path) -> Topology:
     """A handle on the running topology in `state_dir`, through the provider that started it
     (so it comes with the capabilities that provider offers)."""
-    return provider_for(Topology.load(state_dir).provider).attach(Path(state_dir))
+    return provider_for(Topology.load(state_dir).provider, state_dir=Path(state_dir)).attach(Path(state_dir))
 
 
 def missing_capabilities(fault_types: Iterable[tuple[str, str]], provider: TopologyProvider) -> list[str]:

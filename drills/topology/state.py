@@ -102,6 +102,12 @@ class Topology:
     _filters: FilterList | None = field(default=None, repr=False)
     # crash / hang / restart of its processes, when the provider offers it (never persisted)
     process_control: Any = field(default=None, repr=False, compare=False)
+    # someone else's environment (provider external): drills path -> their Toxiproxy proxy's
+    # name, etcd's TLS/auth client options, and the environment file itself — rebuilt from
+    # that file on every attach, never persisted (the options may hold a password)
+    proxy_names: dict[str, str] = field(default_factory=dict, repr=False)
+    etcd_options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    environment: Any = field(default=None, repr=False, compare=False)
 
     # ---- persistence -------------------------------------------------------------------------
     @staticmethod
@@ -159,10 +165,12 @@ class Topology:
             "seed_file": self.seed_file,
             "retry": self.retry,
         }
+        if self.environment is not None:
+            doc["environment_file"] = str(self.environment.source)
         tmp = self.state_dir / "state.json.tmp"
         tmp.write_text(json.dumps(doc, indent=2))
         tmp.replace(self.state_dir / "state.json")
-        if self.credentials is not None:
+        if self.credentials is not None and self.environment is None:  # external: secrets stay where the user keeps them
             cpath = self.state_dir / "credentials.json"
             fd = os.open(cpath.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
@@ -197,6 +205,8 @@ class Topology:
         (report_host/report_port). A controller that probes this address sees one consistent
         topology — the primary it probes is the source its replica names — and, like a
         controller in the other data centre, loses sight of `dc` when the link is cut."""
+        if self.link_proxy_name(dc, self.other(dc)) not in self.proxies:  # someone else's link, not through a proxy
+            return self.servers[dc].host, self.servers[dc].port
         return self.link_address(dc, self.other(dc))
 
     def source_behind(self, host: str, port: int) -> str | None:
@@ -211,7 +221,7 @@ class Topology:
         return next((dc for dc, s in self.servers.items() if (_host(s.host), s.port) == where), None)
 
     def etcd_address(self, via: Via = "observer") -> tuple[str, int]:
-        if via == "service":
+        if via == "service" and ("etcd" in self.proxies or self.environment is None):
             return _split(self._proxy("etcd").listen)
         return self.etcd.host, self.etcd.port
 
@@ -248,13 +258,13 @@ class Topology:
     def toxiproxy(self, timeout: float = 3.0):  # -> Toxiproxy
         from drills.toxiproxy import Toxiproxy
 
-        return Toxiproxy(self.toxiproxy_api.host, self.toxiproxy_api.port, timeout=timeout)
+        return Toxiproxy(self.toxiproxy_api.host, self.toxiproxy_api.port, timeout=timeout, names=self.proxy_names or None)
 
     def config_center(self, via: Via = "observer", timeout: float = 2.0):  # -> ConfigCenter
         from drills.config_center import ConfigCenter
 
         host, port = self.etcd_address(via)
-        return ConfigCenter(host, port, self.routing_key, timeout=timeout)
+        return ConfigCenter(host, port, self.routing_key, timeout=timeout, options=self.etcd_options)
 
     def endpoint_env(self) -> dict[str, str]:
         """Environment handed to a user's own controller or workload commands (no secrets

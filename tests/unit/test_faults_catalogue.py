@@ -440,3 +440,24 @@ def test_a_scenario_whose_faults_need_a_missing_capability_is_refused_before_any
                                         r"provider does not offer"):
         refuse_missing_capabilities(scenario, ServiceOnly())
     refuse_missing_capabilities(scenario, Local())  # nothing missing: no error
+
+
+def test_a_closed_register_refuses_new_faults_and_undoes_one_that_lands_during_the_close(journal: Journal) -> None:
+    """A stop condition trips while a step is injecting: the fault in flight must not survive
+    the heal that the trip does (it was not active yet when that heal looked)."""
+    world: dict[str, Any] = {}
+    faults = ActiveFaults()
+
+    class Slow(FlagFault):
+        def _inject(self) -> None:
+            faults.close("stop condition health tripped", by="stop_condition")  # the trip, mid-inject
+            super()._inject()
+
+    with pytest.raises(FaultError, match="healed as soon as it landed: stop condition health tripped"):
+        faults.inject(Slow({"type": "down", "target": "app:dc1", "name": "in-flight"}, journal, world))
+    assert world == {"app:dc1": False} and faults.active() == []
+    heal = [p for k, p in _kinds(journal) if k == events.FAULT_HEAL]
+    assert heal and heal[0]["by"] == "stop_condition"
+    with pytest.raises(FaultError, match="not injected: stop condition health tripped"):
+        faults.inject(FlagFault({"type": "down", "target": "app:dc2"}, journal, world))
+    assert "app:dc2" not in world
