@@ -10,7 +10,10 @@ demo: setup
 	.venv/bin/drills run scenarios/dc1-port-change-failover.yaml --approve failback \
 		--html reports/dc1-port-change-failover.html --junit reports/dc1-port-change-failover.junit.xml
 
-test: setup
+# The containers provider's tests need a Docker engine and the local images: the test setup
+# installs docker.io and builds them (once per machine); the test fixture starts dockerd.
+test:
+	DRILLS_DOCKER=1 ./scripts/setup
 	.venv/bin/python -m pytest -q -p no:cacheprovider tests
 
 lint: setup

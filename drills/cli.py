@@ -14,7 +14,7 @@ from drills import __version__
 from drills.errors import EXIT_INTERRUPTED, UserError
 
 COMMAND_MODULES = {
-    "drills.topology.commands": ("env",),
+    "drills.topology.commands": ("env", "images"),
     "drills.scenario.commands": ("validate", "schema", "list"),
     "drills.runner.commands": ("run", "plan"),
     "drills.observe.commands": ("check",),

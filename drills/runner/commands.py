@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fail when RTO is worse than the median of the last passing runs by more than TOLERANCE "
                         "(a fraction; default 0.2)")
     p.add_argument("--no-history", action="store_true", help="do not record this run in the run history")
+    p.add_argument("--provider", choices=("local", "containers"),
+                   help="who runs a new topology (overrides the scenario's; a reused one keeps its own)")
     p.add_argument("--environment", type=Path, metavar="FILE",
                    help="drill someone else's environment, described in FILE (provider external)")
     p.add_argument("--confirm", metavar="NAME", help="a protected environment's name: yes, drill it")
@@ -45,5 +47,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir, reset=args.reset, approve=args.approve, junit=args.junit, html=args.html,
         allure_dir=args.allure_dir, summary=args.summary, pdf=args.pdf, baseline=args.baseline,
         record_history=not args.no_history, environment=args.environment, confirm=args.confirm,
+        provider=args.provider,
     )
     return run(opts).exit_code

@@ -66,6 +66,7 @@ class RunOptions:
     environ: dict[str, str] | None = None
     stream: TextIO | None = None  # progress display (stderr by default)
     tty: bool | None = None
+    provider: str | None = None  # overrides the scenario topology's provider (local | containers)
     environment: Path | None = None  # someone else's environment (provider external): its file
     confirm: str | None = None  # a protected environment's name, repeated
 
@@ -152,7 +153,7 @@ def run(opts: RunOptions) -> RunOutcome:
     if opts.environment is not None:
         provider = external_provider(scenario, opts, environ)
     else:
-        provider = provider_for(topology_spec(scenario).provider)
+        provider = provider_for(run_provider(scenario, opts))
         refuse_missing_capabilities(scenario, provider)
     run_id = new_run_id(scenario.name)
     lock = take_environment_lock(provider, run_id) if opts.environment is not None else None
@@ -166,6 +167,14 @@ def run(opts: RunOptions) -> RunOutcome:
     drill = Drill(scenario, run_dir, journal, run_id, opts, environ=environ, topology_provider=provider)
     drill.lock = lock
     return drill.execute()
+
+
+def run_provider(scenario: Scenario, opts: RunOptions) -> str:
+    """Who runs the topology: a reused one's own provider (recorded in its state), else
+    `--provider`, else the scenario's topology."""
+    if opts.state_dir is not None and Topology.exists(opts.state_dir):
+        return Topology.load(opts.state_dir).provider
+    return opts.provider or topology_spec(scenario).provider
 
 
 def take_environment_lock(provider: Any, run_id: str) -> Any:
@@ -340,6 +349,8 @@ class Drill:
                 self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="reset", state_dir=str(state_dir))
         else:
             spec = topology_spec(self.scenario)
+            if self.opts.provider:
+                spec = spec.model_copy(update={"provider": self.opts.provider})
             self.state_dir = Path(state_dir) if state_dir else provider.state_root() / f"run-{self.run_id}"
             self.journal.record(SOURCE, events.RUN_TOPOLOGY, action="up", state_dir=str(self.state_dir))
             self.progress.say(f"bringing the topology up in {self.state_dir}")

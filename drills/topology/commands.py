@@ -20,7 +20,40 @@ from drills.topology.spec import load_spec
 from drills.topology.status import status
 
 
+def register_images(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    im = sub.add_parser("images", help="container images for provider containers")
+    im_sub = im.add_subparsers(dest="images_command", metavar="ACTION")
+    im.set_defaults(func=lambda a: (im.print_help(), 2)[1])
+    b = im_sub.add_parser("build", help="build drills-local/{mariadb,etcd,toxiproxy} from Debian's packages (no registry needed)")
+    b.add_argument("--force", action="store_true", help="rebuild even when the tags exist")
+    b.set_defaults(func=cmd_images_build)
+    ls = im_sub.add_parser("list", help="the images a containers topology would use now")
+    ls.add_argument("--flavor", choices=("mariadb", "mysql"), default="mariadb")
+    ls.set_defaults(func=cmd_images_list)
+
+
+def cmd_images_build(args: argparse.Namespace) -> int:
+    from drills.topology import images
+
+    out = images.build(force=args.force)
+    if out["built"]:
+        print(f"built {', '.join(out['tags'])} in {out['total_s']}s (Debian root {out['rootfs_s']}s)")
+    else:
+        print(f"present: {', '.join(out['tags'])} (--force rebuilds)")
+    print("use them: " + " ".join(f"{k}={v}" for k, v in images.local_environment().items()))
+    return 0
+
+
+def cmd_images_list(args: argparse.Namespace) -> int:
+    from drills.topology import images
+
+    chosen = images.resolve(args.flavor)
+    print(f"server ({args.flavor}): {chosen.server}\netcd: {chosen.etcd}\ntoxiproxy: {chosen.toxiproxy}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    register_images(sub)
     env = sub.add_parser("env", help="bring a real two-DC topology up and down")
     env_sub = env.add_subparsers(dest="env_command", metavar="ACTION")
     env.set_defaults(func=lambda a: (env.print_help(), 2)[1])
@@ -29,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     up.add_argument("--topology", metavar="FILE", help="topology YAML (defaults need no file)")
     up.add_argument("--state-dir", metavar="DIR", help=f"where the topology lives (default {local.default_state_dir()})")
     up.add_argument("--environment", metavar="FILE", help="attach to someone else's environment instead (starts nothing)")
+    up.add_argument("--provider", choices=("local", "containers"), help="overrides the topology file's provider")
     up.add_argument("--json", action="store_true", help="print what `env status --json` prints")
     up.set_defaults(func=cmd_up)
 
@@ -76,7 +110,14 @@ def cmd_up(args: argparse.Namespace) -> int:
                            progress or (lambda _msg: None))
     else:
         spec = load_spec(args.topology)
-        topo = local.up(spec, _state_dir(args), progress=progress)
+        if args.provider:
+            spec = spec.model_copy(update={"provider": args.provider})
+        if spec.provider == "containers":
+            from drills.topology import containers
+
+            topo = containers.up(spec, _state_dir(args), progress=progress)
+        else:
+            topo = local.up(spec, _state_dir(args), progress=progress)
     doc = status(topo)
     doc["boot_s"] = round(time.monotonic() - t0, 3)
     _print(doc, args.json)
@@ -128,13 +169,33 @@ def cmd_down(args: argparse.Namespace) -> int:
         r = provider.down(Path(args.state_dir) if args.state_dir else None)
         print(f"{r['state_dir']}: forgotten (nothing stopped: the environment is not drills' own)")
         return 0
-    results = local.down_all(keep=args.keep) if args.all else [local.down(_state_dir(args), keep=args.keep)]
+    if args.all:
+        from drills.topology import containers
+
+        results = containers.down_all(keep=args.keep) + local.down_all(keep=args.keep)
+    else:
+        results = [_down_one(_state_dir(args), keep=args.keep)]
     for r in results:
         what = f"stopped {len(r['stopped'])} process(es)" + (f", {len(r['killed'])} killed" if r["killed"] else "")
         print(f"{r['state_dir']}: {what}{', removed' if r['removed'] else ''}")
     if not results:
         print("no topologies found")
     return 0
+
+
+def _down_one(state_dir: Path, *, keep: bool) -> dict[str, Any]:
+    """Through the provider that started it (containers are removed by label, processes by
+    pid); a state directory without its state.json is cleaned as the local provider would."""
+    provider = "local"
+    try:
+        provider = json.loads((state_dir / "state.json").read_text()).get("provider", "local")
+    except (OSError, ValueError):
+        pass
+    if provider == "containers":
+        from drills.topology import containers
+
+        return containers.down(state_dir, keep=keep)
+    return local.down(state_dir, keep=keep)
 
 
 def _print(doc: dict[str, Any], as_json: bool) -> None:

@@ -74,13 +74,17 @@ def provider_for(name: str, *, state_dir: Path | None = None) -> TopologyProvide
         from drills.topology.local import LocalProvider
 
         return LocalProvider()
+    if name == "containers":
+        from drills.topology.containers import ContainersProvider
+
+        return ContainersProvider()
     if name == "external":
         from drills.topology.external import provider_from_state
 
         if state_dir is None:
             raise ConfigError("provider external needs an environment file: --environment FILE")
         return provider_from_state(Path(state_dir))
-    raise ConfigError(f"unknown topology provider {name!r}; this build has: local, external (--environment FILE)")
+    raise ConfigError(f"unknown topology provider {name!r}; this build has: local, containers, external (--environment FILE)")
 
 
 def attach(state_dir: str | Path) -> Topology:

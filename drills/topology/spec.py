@@ -52,8 +52,16 @@ class ServerTuning(_Strict):
     extra_args: list[str] = Field(default_factory=list, description="extra mariadbd/mysqld options")
 
 
+class Containers(_Strict):
+    """provider containers: the images (defaults: the official ones; DRILLS_IMAGE_* override
+    them; `drills images build` makes local ones where no registry can be reached)."""
+
+    images: dict[Literal["mariadb", "mysql", "etcd", "toxiproxy"], str] = Field(default_factory=dict)
+
+
 class TopologySpec(_Strict):
-    provider: Literal["local"] = Field("local", description="who runs the topology (drills.topology.provider)")
+    provider: Literal["local", "containers"] = Field("local", description="who runs the topology (drills.topology.provider)")
+    containers: Containers = Containers()
     app: str = Field("mall", pattern=r"^[A-Za-z0-9_.-]+$")
     monitor: str = Field("mysql-monitor", pattern=r"^[A-Za-z0-9_.-]+$")
     flavor: Literal["mariadb", "mysql"] = "mariadb"

@@ -25,8 +25,8 @@ from drills.topology.external import ExternalProvider
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("openssl") or not shutil.which("etcdctl"), reason="needs openssl, etcdctl")]
-ROOT_PW = "root-Pw-4c1d2e"
-USER_PW = "drills-Pw-9f8e7d"
+ROOT_PW = "Rk8nV3qT6zM1"
+USER_PW = "Uw2jP5hX9bL4"
 
 
 def _run(*argv: str, cwd: Path | None = None) -> str:
@@ -98,8 +98,14 @@ replication: {{filter_list: {Path(__file__).resolve().parents[2] / 'fixtures' / 
     return p
 
 
+# Unused server passwords, random: every secret read is registered for masking for the rest of
+# the process, and a short or wordy one would mask ordinary text in every later test's output.
+UNUSED = {"X_ADMIN": "Qz7vK2pL9xW4", "X_APP": "Hr5tN8mB3cY6"}
+WRONG_PW = "Jd4fG7kS2wE9"
+
+
 def topo_of(path: Path, etcd_password: str) -> Any:
-    return ExternalProvider(load_environment(path), {"X_ADMIN": "x", "X_APP": "y", "X_ETCD": etcd_password}).topology()
+    return ExternalProvider(load_environment(path), {**UNUSED, "X_ETCD": etcd_password}).topology()
 
 
 def test_the_routing_key_and_the_lock_through_tls_and_a_password(secure_etcd: dict[str, Any], tmp_path: Path) -> None:
@@ -124,10 +130,10 @@ def test_the_routing_key_and_the_lock_through_tls_and_a_password(secure_etcd: di
 
 
 def test_a_wrong_password_or_no_ca_is_a_clear_error_without_the_secret(secure_etcd: dict[str, Any], tmp_path: Path) -> None:
-    wrong = topo_of(environment(secure_etcd["dir"], secure_etcd["port"], tmp_path), "not-the-password")
+    wrong = topo_of(environment(secure_etcd["dir"], secure_etcd["port"], tmp_path), WRONG_PW)
     with pytest.raises(UserError) as bad_pw:
         wrong.config_center(timeout=3.0).read()
-    assert "not-the-password" not in str(bad_pw.value) and USER_PW not in str(bad_pw.value)
+    assert WRONG_PW not in str(bad_pw.value) and USER_PW not in str(bad_pw.value)
     no_ca = topo_of(environment(secure_etcd["dir"], secure_etcd["port"], tmp_path, ca=False), USER_PW)
     with pytest.raises(UserError) as plain:
         cc = no_ca.config_center(timeout=3.0)
