@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -76,26 +77,21 @@ def plain_once(template: Path) -> float:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def drills_once() -> float:
-    d = Path(tempfile.mkdtemp(prefix="drills-boot-")) / "env"
+def drills_once(provider: Any = local) -> float:
+    """`env up` of one provider module (local, or drills.topology.containers) until it answers."""
+    d = Path(tempfile.mkdtemp(prefix=f"drills-boot-{provider.__name__.rsplit('.', 1)[-1]}-")) / "env"
     t = time.monotonic()
     try:
-        local.up(state_dir=d)
+        provider.up(state_dir=d)
         return time.monotonic() - t
     finally:
-        local.down(d)
+        provider.down(d)
 
 
 def containers_once() -> float:
     from drills.topology import containers
 
-    d = Path(tempfile.mkdtemp(prefix="drills-boot-ct-")) / "env"
-    t = time.monotonic()
-    try:
-        containers.up(state_dir=d)
-        return time.monotonic() - t
-    finally:
-        containers.down(d)
+    return drills_once(containers)
 
 
 def naive_containers_once() -> float:
