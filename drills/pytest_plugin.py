@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where scenario run directories go (default: reports/pytest)")
     group.addoption("--drills-param", action="append", default=[], metavar="K=V",
                     help="scenario parameter, repeatable")
+    group.addoption("--drills-approve", action="append", default=[], metavar="GATE",
+                    help="approve a manual gate in advance ('all' for every gate), repeatable; a gate nobody "
+                         "approved fails at once (pytest has no terminal to ask on)")
     parser.addini("drills_scenario_dirs", type="linelist", default=["scenarios"],
                   help="directories (relative to rootdir) whose YAML scenarios pytest collects")
 
@@ -135,11 +139,17 @@ class ScenarioItem(pytest.Item):
         run_scenario = load_runner()
         config = self.config
         base = Path(config.getoption("drills_out") or Path(config.rootpath) / "reports" / "pytest")
-        out_dir = base / f"{self.path.stem}-{time.strftime('%Y%m%dT%H%M%S')}"
+        # the pid: two sessions (pytest -n, two shells) running the same scenario in one second
+        out_dir = base / f"{self.path.stem}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         params = parse_params(config.getoption("drills_param"))
-        result = run_scenario(self.path, out_dir=out_dir, params=params, state_dir=config.getoption("drills_state_dir"))
+        result = run_scenario(self.path, out_dir=out_dir, params=params, state_dir=config.getoption("drills_state_dir"),
+                              approve=config.getoption("drills_approve"))
         self.drill_result = result
         publish(self, result, out_dir)
+        interrupted = [r for r in result.get("reasons") or [] if str(r).startswith("interrupted by SIGINT")]
+        if result.get("status") == "aborted" and interrupted:
+            # the drill caught the Ctrl-C (to heal and seal); the session stops too, as any test run does
+            pytest.exit(f"{self.path.stem}: {interrupted[0]} — faults healed, run sealed in {out_dir}", returncode=130)
         if result.get("status") != "passed":
             raise DrillFailed(result, out_dir)
 

@@ -122,16 +122,17 @@ class PortChangeFault(ProxyFault):
         tp = self._toxiproxy()
         live = self._live_proxy(tp)
         host, old_port = live.listen.rsplit(":", 1)
-        new_port = self.params["port"] or _free_port()
-        if new_port == int(old_port):
-            raise FaultError(f"fault {self.name!r}: `port` {new_port} is the path's current port; choose another")
-        if not proc.port_is_free(new_port, host):
-            raise FaultError(f"fault {self.name!r}: port {new_port} is already in use; choose another or use port: 0")
-        new_listen = f"{host}:{new_port}"
-        self.details = {"proxy": self.proxy_name, "old_listen": live.listen, "new_listen": new_listen,
-                        "old_port": int(old_port), "new_port": new_port}
-        self._touch()
-        moved = tp.update_proxy(self.proxy_name, listen=new_listen)
+        with proc.port_claim():  # a free port stays free until Toxiproxy listens on it
+            new_port = self.params["port"] or _free_port()
+            if new_port == int(old_port):
+                raise FaultError(f"fault {self.name!r}: `port` {new_port} is the path's current port; choose another")
+            if not proc.port_is_free(new_port, host):
+                raise FaultError(f"fault {self.name!r}: port {new_port} is already in use; choose another or use port: 0")
+            new_listen = f"{host}:{new_port}"
+            self.details = {"proxy": self.proxy_name, "old_listen": live.listen, "new_listen": new_listen,
+                            "old_port": int(old_port), "new_port": new_port}
+            self._touch()
+            moved = tp.update_proxy(self.proxy_name, listen=new_listen)
         if moved.listen_port != new_port:
             raise FaultError(f"fault {self.name!r}: Toxiproxy kept {self.proxy_name!r} on {moved.listen} "
                              f"instead of moving it to {new_listen}")

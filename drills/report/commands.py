@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from drills.errors import EXIT_OK
-from drills.report import past_runs as history
 from drills.report.allure_results import render_allure
 from drills.report.html import render_html
 from drills.report.junit import render_junit
@@ -37,7 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     h = subparsers.add_parser("history", help="list recorded runs, or the RTO/RPO trend of one scenario")
     h.add_argument("--scenario", metavar="X", help="show the RTO/RPO trend of scenario X")
-    h.add_argument("--db", metavar="PATH", help="history database (default reports/history.sqlite or $DRILLS_HISTORY_DB)")
+    where = h.add_mutually_exclusive_group()
+    where.add_argument("--db", metavar="PATH",
+                       help="history as a SQLite file (default $DRILLS_HISTORY_URL, else $DRILLS_HISTORY_DB, "
+                       "else reports/history.sqlite)")
+    where.add_argument("--history-url", metavar="URL",
+                       help="history shared by many runners: mysql+pymysql://user:password@host:port/db "
+                       "(MySQL/MariaDB) or sqlite:///path; $DRILLS_HISTORY_URL keeps the password off the "
+                       "process list")
     h.add_argument("--limit", type=int, default=50, help="how many runs (default 50)")
     h.add_argument("--record", metavar="RUN_DIR", help="add a run directory to the history first")
     h.set_defaults(func=cmd_history)
@@ -83,14 +89,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    """List (or first record into) the history wherever it lives; every place named in the
+    output is the URL with its password hidden. Imported here: `drills report` and `drills
+    verify` need no database library."""
+    from drills.report import past_runs as history
+
+    where = history.store(args.db, args.history_url)
+    url = where.url
     if args.record:
-        row = history.record(args.record, db=args.db)
-        print(f"recorded {row.run_id} ({row.scenario}, {row.status}) in {history.db_path(args.db)}")
-    rows = history.runs(args.db, scenario=args.scenario, limit=args.limit)
+        row = history.record(args.record, url=url)
+        print(f"recorded {row.run_id} ({row.scenario}, {row.status}) in {where.location}")
+    rows = history.runs(scenario=args.scenario, limit=args.limit, url=url)
     if args.scenario:
         print(history.format_trend(rows, args.scenario))
     elif rows:
         print(history.format_runs(rows))
     else:
-        print(f"no runs recorded in {history.db_path(args.db)}")
+        print(f"no runs recorded in {where.location}")
     return EXIT_OK

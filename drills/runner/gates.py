@@ -5,6 +5,10 @@ runs at a desk and in CI: answer on the terminal (only when stdin is a TTY), `--
 on the command line, `DRILLS_APPROVE=NAME1,NAME2` / `DRILLS_APPROVE_ALL=1` in the
 environment, or creating the file `<run_dir>/approvals/NAME` from another shell. A gate
 that nobody approves before its timeout fails the step.
+
+A gate nobody *can* answer — no terminal, no approval given in advance — fails at once with
+the ways to approve it, instead of blocking a CI job silently until its timeout; waiting for
+the approval file from another shell is then asked for explicitly (`DRILLS_GATE_WAIT=1`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Approvals:
         self.flags = {a for a in approved if a}
         self.env = {a.strip() for a in environ.get("DRILLS_APPROVE", "").split(",") if a.strip()}
         self.env_all = environ.get("DRILLS_APPROVE_ALL", "").strip().lower() in ("1", "true", "yes")
+        self.wait_for_file = environ.get("DRILLS_GATE_WAIT", "").strip().lower() in ("1", "true", "yes", "file")
         self.run_dir = run_dir
         self.stdin = stdin or sys.stdin
         self.stderr = stderr or sys.stderr
@@ -78,6 +83,11 @@ class Approvals:
         if self.interactive:
             with _TERMINAL:
                 return self._ask(gate, message, deadline, cancel)
+        if not self.wait_for_file:
+            raise StepError(f"gate {gate} needs an approval and nobody can give one here (no terminal): approve it "
+                            f"in advance with --approve {gate} (pytest: --drills-approve {gate}), "
+                            f"DRILLS_APPROVE={gate} or DRILLS_APPROVE_ALL=1 — or set DRILLS_GATE_WAIT=1 to wait up to "
+                            f"{timeout:g}s for {self.instructions(gate).split(', ')[-1]} from another shell")
         while time.monotonic() < deadline:
             if cancel.wait(0.2):
                 raise Cancelled("cancelled while waiting at gate " + gate)

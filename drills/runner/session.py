@@ -81,7 +81,7 @@ class RunOutcome:
 
 
 def new_run_id(scenario: str) -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{scenario}-{pysecrets.token_hex(2)}"
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{scenario}-{pysecrets.token_hex(3)}"
 
 
 def prepare_run_dir(out: Path | None, run_id: str) -> Path:
@@ -315,8 +315,16 @@ class Drill:
         rto = next((c.get("measured") for c in self.checks if c.get("name") == "rto"), None)
         if isinstance(rto, dict):
             rto = rto.get("seconds")
-        message = self._guard_quiet("baseline", lambda: past_runs().baseline_regression(
-            None, self.scenario.name, rto, self.opts.baseline, exclude_run_id=self.run_id))
+        try:
+            message = past_runs().baseline_regression(None, self.scenario.name, rto, self.opts.baseline,
+                                                      exclude_run_id=self.run_id)
+        except Exception as exc:  # noqa: BLE001 - a gate that cannot read its baseline cannot say "passed"
+            why = masking.mask(str(exc) or type(exc).__name__)
+            self.progress.say(f"baseline: {why}")
+            self.check_reasons.append(f"baseline: the run history could not be read, so the regression gate could "
+                                      f"not decide ({why})")
+            self.journal.record(SOURCE, events.RUN_BASELINE, error=why, tolerance=self.opts.baseline)
+            return "inconclusive"
         if message:
             self.check_reasons.append(f"baseline: {message}")
             self.journal.record(SOURCE, events.RUN_BASELINE, regression=message, tolerance=self.opts.baseline)

@@ -185,7 +185,8 @@ def up(spec: TopologySpec | None = None, state_dir: str | os.PathLike[str] | Non
     base.mkdir(parents=True, exist_ok=True)
     _register(base)
     try:
-        return _up(spec, base, client, say)
+        with proc.port_claim():  # until every component listens on the ports it was given
+            return _up(spec, base, client, say)
     except BaseException:
         down(base)
         raise

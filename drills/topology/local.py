@@ -362,7 +362,8 @@ def up(spec: TopologySpec | None = None, state_dir: str | os.PathLike[str] | Non
     _check_inputs(spec)
     _claim_state_dir(base)
     try:
-        return _up(spec, base, say)
+        with proc.port_claim():  # until every component listens on the ports it was given
+            return _up(spec, base, say)
     except BaseException:
         down(base)
         raise

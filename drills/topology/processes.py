@@ -15,7 +15,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,27 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+LISTEN_PORTS_LOW = 20000  # listening ports come from [LOW, the kernel's ephemeral range)
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def allocate_ports(requested: dict[str, int]) -> dict[str, int]:
     """Free ports for the 0 entries; fixed ones are checked. Held sockets are released
-    together at the end so two requests in one call never get the same port."""
+    together at the end so two requests in one call never get the same port.
+
+    Chosen below the kernel's ephemeral range, at random: a port from `bind(0)` is one any
+    outgoing connection of any process may take as its local port between our release and
+    the server's bind — with drills running in parallel (pytest -n, several shells) that
+    window is where topologies collided. Below the range no outgoing connection takes it, and
+    `port_claim()` keeps two boots from picking the same one."""
+    import random
+
     out: dict[str, int] = {}
     held: list[socket.socket] = []
     try:
@@ -69,16 +88,42 @@ def allocate_ports(requested: dict[str, int]) -> dict[str, int]:
                     raise EnvironmentProblem(f"port {port} ({name}) is already in use",
                                              hint="choose another in the topology file's `ports:` or use 0 for a free one")
                 out[name] = port
+        high = _ephemeral_low()
         for name, port in requested.items():
-            if not port:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if port:
+                continue
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            for _ in range(200):
+                candidate = random.randrange(LISTEN_PORTS_LOW, high) if high > LISTEN_PORTS_LOW + 1000 else 0
+                try:
+                    s.bind(("127.0.0.1", candidate))
+                    break
+                except OSError:
+                    continue
+            else:
                 s.bind(("127.0.0.1", 0))
-                held.append(s)
-                out[name] = s.getsockname()[1]
+            held.append(s)
+            out[name] = s.getsockname()[1]
     finally:
         for s in held:
             s.close()
     return out
+
+
+@contextmanager
+def port_claim() -> Iterator[None]:
+    """One machine-wide claim from choosing listening ports until they are listened on: two
+    topologies booting at once (parallel drills) never choose the same free port."""
+    import fcntl
+
+    lock_dir = Path(os.environ.get("DRILLS_CACHE") or Path.home() / ".cache" / "drills")
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "ports.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # What a server of the topology inherits from us: enough to find its libraries and speak in

@@ -266,16 +266,30 @@ def test_gate_approvals_by_flag_env_and_file(tmp_path: Path) -> None:
     assert Approvals(["go"], environ={}, interactive=False).wait("go", 1, cancel) == "flag"
     assert Approvals([], environ={"DRILLS_APPROVE": "a, go"}, interactive=False).wait("go", 1, cancel) == "env"
     assert Approvals([], environ={"DRILLS_APPROVE_ALL": "1"}, interactive=False).wait("x", 1, cancel) == "env"
-    approvals = Approvals([], environ={}, run_dir=tmp_path, interactive=False)
+    approvals = Approvals([], environ={"DRILLS_GATE_WAIT": "1"}, run_dir=tmp_path, interactive=False)
     (tmp_path / "approvals").mkdir()
     threading.Timer(0.3, (tmp_path / "approvals" / "go").touch).start()
     assert approvals.wait("go", 5, cancel) == "file"
 
 
 def test_unapproved_gate_times_out_with_instructions(tmp_path: Path) -> None:
-    approvals = Approvals([], environ={"DRILLS_APPROVE": "other"}, run_dir=tmp_path, interactive=False)
+    approvals = Approvals([], environ={"DRILLS_APPROVE": "other", "DRILLS_GATE_WAIT": "1"}, run_dir=tmp_path,
+                          interactive=False)
     with pytest.raises(StepError, match=r"gate go was not approved within 0.3s \(--approve go"):
         approvals.wait("go", 0.3, threading.Event())
+
+
+def test_a_gate_nobody_can_answer_fails_at_once_saying_how_to_approve(tmp_path: Path) -> None:
+    """No terminal, no approval in advance: a CI job must not sit silently until the timeout."""
+    approvals = Approvals([], environ={"DRILLS_APPROVE": "other"}, run_dir=tmp_path, interactive=False)
+    t0 = time.monotonic()
+    with pytest.raises(StepError) as err:
+        approvals.wait("failback", 600, threading.Event())
+    assert time.monotonic() - t0 < 1.0
+    text = str(err.value)
+    for way in ("--approve failback", "--drills-approve failback", "DRILLS_APPROVE=failback", "DRILLS_GATE_WAIT=1",
+                f"touch {tmp_path / 'approvals' / 'failback'}"):
+        assert way in text, way
 
 
 def test_gate_step_fails_the_run_on_timeout_and_passes_when_approved(tmp_path: Path) -> None:
@@ -319,3 +333,17 @@ def test_progress_line_on_a_terminal_and_plain_lines_elsewhere() -> None:
     p.close()
     assert "stage fault | step port change | faults dc1-port | active dc2" in tty.getvalue()
     assert "\r" in tty.getvalue()
+
+
+def test_a_baseline_gate_that_cannot_read_its_history_cannot_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--baseline against a history server that does not answer: the gate could not compare,
+    so the run is inconclusive — never "passed" on a comparison nobody made."""
+    monkeypatch.setenv("DRILLS_HISTORY_URL", "mysql+pymysql://drills:Hq7rW2zK9mV4@127.0.0.1:1/history")
+    text = "name: x\nstages: [{name: a, steps: [{wait: 0}]}]\n"
+    d = drill(tmp_path, text, evaluate=lambda *a: [{"name": "rto", "status": "passed", "measured": 1.0}])[0]
+    d.opts.baseline = 0.2
+    d.opts.record_history = False
+    out = d.execute()
+    assert out.status == "inconclusive" and out.exit_code == 3
+    assert any(r.startswith("baseline: the run history could not be read") for r in out.result["reasons"])
+    assert "Hq7rW2zK9mV4" not in json.dumps(out.result)
