@@ -57,7 +57,7 @@ class Approvals:
         """Approval given before the gate was reached: by whom, or None."""
         if gate in self.flags or "all" in self.flags:
             return "flag"
-        if self.env_all or gate in self.env:
+        if self.env_all or gate in self.env or "all" in self.env:  # DRILLS_APPROVE=all, as --approve all
             return "env"
         if self.run_dir is not None and (self.run_dir / "approvals" / gate).exists():
             return "file"

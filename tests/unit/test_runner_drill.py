@@ -266,6 +266,7 @@ def test_gate_approvals_by_flag_env_and_file(tmp_path: Path) -> None:
     assert Approvals(["go"], environ={}, interactive=False).wait("go", 1, cancel) == "flag"
     assert Approvals([], environ={"DRILLS_APPROVE": "a, go"}, interactive=False).wait("go", 1, cancel) == "env"
     assert Approvals([], environ={"DRILLS_APPROVE_ALL": "1"}, interactive=False).wait("x", 1, cancel) == "env"
+    assert Approvals([], environ={"DRILLS_APPROVE": "all"}, interactive=False).wait("failback", 1, cancel) == "env"
     approvals = Approvals([], environ={"DRILLS_GATE_WAIT": "1"}, run_dir=tmp_path, interactive=False)
     (tmp_path / "approvals").mkdir()
     threading.Timer(0.3, (tmp_path / "approvals" / "go").touch).start()
