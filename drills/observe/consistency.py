@@ -8,6 +8,19 @@ that the answer names the differing primary keys, not just "table X differs".
 How (the pt-table-checksum idea, done on both servers at once instead of through
 statement-based replication):
 
+0. **Whole tables first.** Inside the snapshot pair (below), every table is checksummed
+   whole — `COUNT(*)` and the `BIT_XOR` of the row hash of step 2 over all its rows — on
+   both servers in parallel, each side running through all tables on its own connection.
+   A table whose count and checksum agree is identical, and is never planned: the common
+   case (nothing differs) costs one scan per side and table, with no planning walk and no
+   per-chunk queries (measured on 1,000,000 rows: 100 chunk queries cost 1.3x one scan
+   of the server's CPU, and the planner's walk of the key another 0.3x on the source, on
+   a 2-core machine where the two servers' scans already use both cores). Only a table
+   that differs goes through steps 1-3, in the same snapshots. Sound because chunks
+   partition the key space: the whole table's count is the sum of its chunks' counts and
+   its BIT_XOR the XOR of theirs, so a table with a differing chunk differs whole unless
+   the differences of several chunks cancel, a 32-bit collision of a non-linear hash
+   (step 2).
 1. **Chunk plan.** For each table with a primary key, chunk boundaries are found once, on
    the source, by walking the primary-key index (`WHERE key >= b ORDER BY key LIMIT 1
    OFFSET chunk_size`). The first and last chunks are open-ended, so rows that exist only
@@ -15,19 +28,30 @@ statement-based replication):
    covered. Boundaries need not be consistent with any snapshot: any partition of the key
    space is a valid partition, which is why planning runs on its own connection, in a
    thread of its own, while the checksum workers consume the chunks it has already found.
+   A table found identical in step 0 reports the number of chunks this plan would have
+   (`chunks`), so the figure does not depend on whether it was planned.
 2. **Chunk checksum.** `COUNT(*)` and
    `BIT_XOR(CRC32(CRC32(CONCAT_WS('#', col1, ..., ISNULL(c)...))))` over each primary-key
    range, on both servers in parallel (one thread and one connection per side). The outer
    CRC32 undoes CRC32's linearity, under which equal edits to two rows of one chunk cancel
-   in BIT_XOR (see `row_hash_sql`; pt-table-checksum's CRC32 mode misses those). `CONCAT_WS` skips NULLs, so each nullable column adds an `ISNULL(col)` flag:
-   NULL, '' and 'NULL' hash differently. Sessions use `time_zone = '+00:00'` so TIMESTAMP
-   columns hash the same whatever the servers' zones.
+   in BIT_XOR, and so do values swapped between two rows of equal length (see
+   `row_hash_sql`; pt-table-checksum's CRC32 mode misses those). `CONCAT_WS` skips NULLs,
+   so each nullable column adds an `ISNULL(col)` flag: NULL, '' and 'NULL' hash
+   differently. Sessions use `time_zone = '+00:00'` so TIMESTAMP columns hash the same
+   whatever the servers' zones.
 3. **Narrowing.** A chunk whose count or checksum differs is split (sub-ranges walked on
    the source, checksummed on both sides) until a range holds at most `row_limit` rows;
    then per-row CRCs are fetched from both sides and compared, which names each key as
    differing, missing on dc1 or missing on dc2. Narrowing runs inside the same snapshots.
-4. **Tables without a primary key** are compared by one whole-table checksum; the result
-   says so, and differences cannot be narrowed to keys.
+4. **Tables without a primary key** are compared by the whole-table checksum of step 0;
+   the result says so, and differences cannot be narrowed to keys.
+
+Not a fast path: `CHECKSUM TABLE`, although it runs inside the snapshot and costs about
+half our scan, cannot prove two tables equal even on one server version with identical
+definitions: it hashes the stored bytes with plain CRC32 and adds the rows' CRCs (the
+affine blind spot above, with SUM in place of BIT_XOR), and checksums a row's VARCHAR and
+BLOB values as one byte stream without their lengths, so ('ab', 'c') and ('a', 'bc') in two
+adjacent VARCHAR columns agree (tests/integration/test_consistency_speedups.py).
 
 **One consistent position.** The source opens `START TRANSACTION WITH CONSISTENT SNAPSHOT`
 and learns the GTID position of that snapshot: on MariaDB exactly, from the binlog
@@ -53,7 +77,7 @@ times out, the comparison still runs (a stopped link is often the symptom of the
 divergence being looked for) and the result says the position was not reached.
 
 Other limits, shared with pt-table-checksum: the row hash is 32 bits (a collision can
-hide a change, with probability about 2**-32 per changed chunk); values containing '#'
+hide a change, with probability about 2**-32 per changed table); values containing '#'
 can be shifted across a column boundary without changing the hash; BIT_XOR cancels
 pairs of identical rows, which only matters for tables without a primary key (COUNT(*)
 still catches most such cases).
@@ -77,20 +101,25 @@ raise `drills.errors.UserError` subclasses naming the server; passwords never ap
 from __future__ import annotations
 
 import contextlib
+import functools
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pymysql
 
 from drills import dsn as dsn_mod
 from drills.errors import EnvironmentProblem, UserError
-from drills.filter_list import FilterList
 from drills.mysql import admin
-from drills.topology.state import Topology
+
+if TYPE_CHECKING:  # imported where used: `drills check consistency --dsn` needs neither (nor yaml)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from drills.filter_list import FilterList
 
 CHECK_NAME = "data_consistency"
 DEFAULT_CHUNK_SIZE = 10_000
@@ -122,20 +151,55 @@ class Server:
     @classmethod
     def from_dsn(cls, dsn: str, name: str, *, timeout: float = 5.0) -> Server:
         host, port, user, password = parse_dsn(dsn, name)
-
-        def connect() -> pymysql.connections.Connection:
-            return pymysql.connect(
-                host=host, port=port, user=user, password=password, autocommit=True,
-                connect_timeout=timeout, read_timeout=None, charset="utf8mb4",
-            )
-
-        return cls(name, f"{user}@{host}:{port}", connect)
+        return cls(name, f"{user}@{host}:{port}", lambda: _open(host, port, user, password, timeout))
 
     @classmethod
     def from_topology(cls, topology: Any, dc: str, *, timeout: float = 5.0) -> Server:
-        """The observer path: checks read the truth directly, whatever faults are active."""
+        """The observer path: checks read the truth directly, whatever faults are active.
+
+        The same address and admin account `Topology.connect(dc, via="observer")` uses,
+        opened by `_open` so that the connection shares one TLS context (see there)."""
         server = topology.servers[dc]
-        return cls(dc, f"{server.host}:{server.port}", lambda: topology.connect(dc, via="observer", timeout=timeout))
+
+        def connect() -> pymysql.connections.Connection:
+            if topology.credentials is None:
+                raise EnvironmentProblem(f"{topology.state_dir}: credentials.json missing; cannot connect to {dc}")
+            user, password = topology.credentials.for_role("admin")
+            return _open(server.host, server.port, user, password, timeout)
+
+        return cls(dc, f"{server.host}:{server.port}", connect)
+
+
+class _Connection(pymysql.connections.Connection):
+    """A pymysql connection that shares one TLS context in pymysql's default mode.
+
+    Given no TLS options, pymysql uses TLS if the server offers it and verifies nothing
+    (CERT_NONE, no host name check), but builds a fresh `ssl.create_default_context()` for
+    every connection, which loads the system's CA store: 20-30 ms of CPU, holding the GIL,
+    so the three connections a comparison opened in parallel cost 60-70 ms before the first
+    query (measured: 7% of the whole 1M-row command). A context that verifies nothing
+    never reads those CAs, so one shared context with the same settings (TLS client, no
+    verification) gives the same handshake at no cost. TLS options, if pymysql is ever
+    given any, still go through pymysql's own code."""
+
+    def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
+        if isinstance(sslp, dict) and not sslp:
+            return _unverified_tls_context()
+        return super()._create_ssl_ctx(sslp)
+
+
+@functools.cache
+def _unverified_tls_context() -> ssl.SSLContext:
+    """What pymysql builds for "TLS if offered, verify nothing", minus the CA store."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _open(host: str, port: int, user: str, password: str, timeout: float) -> pymysql.connections.Connection:
+    return _Connection(host=host, port=port, user=user, password=password, autocommit=True,
+                       connect_timeout=timeout, read_timeout=None, charset="utf8mb4")
 
 
 def parse_dsn(dsn: str, name: str) -> tuple[str, int, str, str]:
@@ -371,7 +435,7 @@ class TableResult:
     table: str
     key: list[str]
     rows: dict[str, int] = field(default_factory=dict)
-    chunks: int = 0
+    chunks: int = 0  # chunks of the plan (planned only if the table differs whole; see step 0)
     mismatched_chunks: list[Chunk] = field(default_factory=list)
     diff: RowDiff = field(default_factory=RowDiff)
     transient: int = 0
@@ -545,22 +609,43 @@ def _snapshot_pair(
     return Position(src_pos, rep_pos, exact, "; ".join(notes) or None)
 
 
-def _shape(conn: pymysql.connections.Connection, schema: str, table: str) -> TableShape | None:
+SHAPE_BATCH = 500  # table names per information_schema query
+
+
+def _shapes(conn: pymysql.connections.Connection, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], TableShape]:
+    """The shapes of `names` (tables absent from the server are absent from the result),
+    two information_schema queries per schema instead of two per table: with 200 tables
+    that is 4 queries per side instead of 400 (0.35 s measured, as long as checksumming
+    the tables). The table-name condition is an IN list, which MariaDB and MySQL check
+    against the name before opening a table, so no other table of the schema is opened."""
+    by_schema: dict[str, list[str]] = {}
+    for schema, table in names:
+        by_schema.setdefault(schema, []).append(table)
+    columns: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    keys: dict[tuple[str, str], list[str]] = {}
     with conn.cursor() as cur:
-        cur.execute(
-            "SELECT COLUMN_NAME, IS_NULLABLE, COLUMN_KEY, COLUMN_TYPE, COALESCE(COLLATION_NAME, '') "
-            "FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
-        columns = cur.fetchall()
-        if not columns:
-            return None
-        cur.execute(
-            "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-            "AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", (schema, table))
-        key = tuple(r[0] for r in cur.fetchall())
-    return TableShape(schema, table, tuple(c[0] for c in columns),
-                      frozenset(c[0] for c in columns if c[1] == "YES"), key,
-                      tuple((str(c[0]), str(c[3]).lower(), str(c[1]), str(c[4])) for c in columns))
+        for schema, tables in by_schema.items():
+            for i in range(0, len(tables), SHAPE_BATCH):
+                batch = tables[i:i + SHAPE_BATCH]
+                marks = ", ".join(["%s"] * len(batch))
+                cur.execute(
+                    "SELECT TABLE_NAME, COLUMN_NAME, IS_NULLABLE, COLUMN_KEY, COLUMN_TYPE, COALESCE(COLLATION_NAME, '') "
+                    f"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({marks}) "
+                    "ORDER BY TABLE_NAME, ORDINAL_POSITION", (schema, *batch))
+                for row in cur.fetchall():
+                    columns.setdefault((schema, row[0]), []).append(row[1:])
+                cur.execute(
+                    "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+                    f"WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({marks}) AND INDEX_NAME = 'PRIMARY' "
+                    "ORDER BY TABLE_NAME, SEQ_IN_INDEX", (schema, *batch))
+                for table, column in cur.fetchall():
+                    keys.setdefault((schema, table), []).append(column)
+    return {
+        (schema, table): TableShape(schema, table, tuple(c[0] for c in cols),
+                                    frozenset(c[0] for c in cols if c[1] == "YES"), tuple(keys.get((schema, table), ())),
+                                    tuple((str(c[0]), str(c[3]).lower(), str(c[1]), str(c[4])) for c in cols))
+        for (schema, table), cols in columns.items()
+    }
 
 
 def definition_differences(a: TableShape, b: TableShape, a_name: str, b_name: str) -> list[str]:
@@ -679,10 +764,8 @@ def _walk(conn: pymysql.connections.Connection, shape: TableShape, chunk_size: i
         plan.finish(exc)
 
 
-def _checksum_all(conn: pymysql.connections.Connection, shape: TableShape, plan: _Plan | None) -> list[tuple[Chunk, int, int]]:
+def _checksum_all(conn: pymysql.connections.Connection, shape: TableShape, plan: _Plan) -> list[tuple[Chunk, int, int]]:
     side = SqlSide(conn, shape)
-    if plan is None:
-        return [(Chunk(0, None, None), *side.checksum(None, None))]
     out, i = [], 0
     while (chunk := plan.chunk(i)) is not None:
         out.append((chunk, *side.checksum(chunk.lower, chunk.upper)))
@@ -703,12 +786,12 @@ def _resolve_tables(
             if not dot or not schema or not table:
                 raise ConsistencyError(f"--tables: {name!r} is not db.table")
             wanted.append((schema, table))
-        on_source, on_replica = _base_tables(src, wanted), _base_tables(rep, wanted)
+        on_source, on_replica = _both(lambda: _base_tables(src, wanted), lambda: _base_tables(rep, wanted))
         unknown = [f"{s}.{t}" for s, t in wanted if (s, t) not in on_source and (s, t) not in on_replica]
         if unknown:
             raise ConsistencyError(f"unknown table(s) on both {source_name} and {replica_name}: {', '.join(unknown)}")
     else:
-        on_source, on_replica = _base_tables(src), _base_tables(rep)
+        on_source, on_replica = _both(lambda: _base_tables(src), lambda: _base_tables(rep))
         wanted = sorted(on_source | on_replica)
     tables = []
     for schema, table in wanted:
@@ -729,19 +812,27 @@ def _resolve_tables(
 def _connect_all(servers: Sequence[Server]) -> list[pymysql.connections.Connection]:
     """Open the connections in parallel (each costs an authentication round trip); if any
     fails, close the others and raise one error naming every server that failed."""
-    with ThreadPoolExecutor(len(servers)) as pool:
-        futures = [pool.submit(connect, s) for s in servers]
-    opened, errors = [], []
-    for f in futures:
+    outcomes: list[Any] = [None] * len(servers)
+
+    def open_one(i: int) -> None:
         try:
-            opened.append(f.result())
+            outcomes[i] = connect(servers[i])
         except Exception as exc:  # noqa: BLE001 - re-raised below, after closing the others
-            errors.append(exc)
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=open_one, args=(i,), daemon=True) for i in range(1, len(servers))]
+    for t in threads:
+        t.start()
+    open_one(0)
+    for t in threads:
+        t.join()
+    opened = [o for o in outcomes if not isinstance(o, Exception)]
+    errors = [o for o in outcomes if isinstance(o, Exception)]
     if errors:
         for conn in opened:
             with contextlib.suppress(Exception):
                 conn.close()
-        messages = list(dict.fromkeys(str(e) for e in errors))  # the planner repeats the source's error
+        messages = list(dict.fromkeys(str(e) for e in errors))  # one server named twice says one thing
         if len(messages) > 1 and all(isinstance(e, UserError) for e in errors):
             raise EnvironmentProblem("; ".join(messages))
         raise errors[0]
@@ -757,31 +848,41 @@ def compare(
     """Compare every replicated table (or `tables`) of `source` and `replica`. Tables on
     `filter_list` are skipped (listed with the reason); without a filter list, the
     replica's effective replication filters are used. With `detect_roles`, the two are
-    swapped if it is `source` that replicates from `replica` (after a failover)."""
+    swapped if it is `source` that replicates from `replica` (after a failover).
+
+    Two passes inside one snapshot pair. First every table is checksummed whole, each
+    side running through all tables on its own connection and thread (no chunk plan, no
+    per-chunk round trips, no barrier between tables). Only a table whose whole-table
+    count or checksum differs is then planned in `chunk_size` chunks, checksummed chunk
+    by chunk and narrowed to keys, exactly as a single pass would. Both passes read the
+    same snapshots and chunks partition the key space, so the whole-table BIT_XOR is the
+    XOR of the chunks' and the counts add up: a table whose chunks would differ differs
+    whole, except for a 32-bit collision (see `row_hash_sql`), now per table rather than
+    per chunk."""
     if chunk_size < 1:
         raise ConsistencyError(f"--chunk-size must be at least 1, got {chunk_size}")
     started = time.perf_counter()
     conns: list[pymysql.connections.Connection] = []
     try:
-        conns = _connect_all([source, replica, source])
-        src, rep, planner = conns
+        conns = _connect_all([source, replica])
+        src, rep = conns
         flavor = admin.server_info(src)["flavor"]
         link = admin.replica_status(rep)
         if detect_roles and link is None and (reverse := admin.replica_status(src)) is not None:
             source, replica, src, rep, link = replica, source, rep, src, reverse  # the link runs the other way
-            planner.close()
-            planner = connect(source)
-            conns = [src, rep, planner]
         if filter_list is not None:
             filters = filter_list
         else:  # what the link actually filters
+            from drills.filter_list import FilterList
+
             effective = admin.read_filters(rep) if link else {}
             filters = FilterList.from_filters(effective.get("ignore_tables", []), effective.get("wild_ignore_tables", []),
                                               source=f"{replica.name} replication filters")
         names, skipped, problems = _resolve_tables(src, rep, tables, filters, source.name, replica.name)
         shapes: list[TableShape] = []
+        shapes_a, shapes_b = _both(lambda: _shapes(src, names), lambda: _shapes(rep, names))
         for schema, table in names:
-            a, b = _shape(src, schema, table), _shape(rep, schema, table)
+            a, b = shapes_a.get((schema, table)), shapes_b.get((schema, table))
             if a is None or b is None or a.columns != b.columns:
                 problems.append(TableResult(f"{schema}.{table}", list(a.key if a else ()),
                                             problem=f"columns differ: {source.name} {list(a.columns) if a else []}, "
@@ -797,10 +898,27 @@ def compare(
         position = _snapshot_pair(src, rep, flavor, link, replica.name, wait_timeout_s)
         result = ConsistencyResult(source.name, replica.name, skipped=skipped, position=position, chunk_size=chunk_size)
         result.tables.extend(problems)
-        with ThreadPoolExecutor(3) as pool:
-            for shape in shapes:
-                result.tables.append(_compare_table(pool, src, rep, planner, shape, source.name, replica.name,
-                                                    chunk_size, row_limit))
+        whole_a, whole_b = _both(lambda: _whole_tables(src, shapes), lambda: _whole_tables(rep, shapes))
+        differing = []
+        for shape, ca, cb in zip(shapes, whole_a, whole_b, strict=True):
+            if ca == cb:
+                result.tables.append(TableResult(shape.qualified, list(shape.key), {source.name: ca[0], replica.name: cb[0]},
+                                                 chunks=_chunks_spanned(ca[0], chunk_size) if shape.key else 1,
+                                                 note=None if shape.key else NO_KEY_NOTE))
+            elif not shape.key:
+                result.tables.append(TableResult(shape.qualified, [], {source.name: ca[0], replica.name: cb[0]}, chunks=1,
+                                                 mismatched_chunks=[Chunk(0, None, None)], note=NO_KEY_NOTE))
+            else:
+                differing.append(shape)
+        if differing:
+            from concurrent.futures import ThreadPoolExecutor  # only a differing table needs the pool
+
+            planner = connect(source)  # only now: a table that is identical whole needs no plan
+            conns.append(planner)
+            with ThreadPoolExecutor(3) as pool:
+                for shape in differing:
+                    result.tables.append(_compare_table(pool, src, rep, planner, shape, source.name, replica.name,
+                                                        chunk_size, row_limit))
         if not position.exact and not result.identical and rechecks > 0 and link is not None:
             _recheck(result, source, replica, flavor, link, shapes, src, rep, row_limit, wait_timeout_s, rechecks)
         result.tables.sort(key=lambda t: t.table)
@@ -814,18 +932,76 @@ def compare(
                 c.close()
 
 
+NO_KEY_NOTE = "no primary key: compared by a whole-table checksum; differences cannot be narrowed to keys"
+
+
+def _chunks_spanned(rows: int, chunk_size: int) -> int:
+    """How many chunks the plan of a table with `rows` rows has: boundaries at the 0th,
+    chunk_size-th, 2*chunk_size-th... key, and one open chunk for an empty table."""
+    return max(1, -(-rows // chunk_size))
+
+
+WHOLE_BATCH = 50  # tables per statement in the whole-table pass
+
+
+def whole_tables_sql(shapes: Sequence[TableShape]) -> str:
+    """One statement checksumming each of `shapes` whole: the UNION ALL of one aggregate per
+    table, each row tagged with the table's index in `shapes`."""
+    return " UNION ALL ".join(
+        f"SELECT {i}, COUNT(*), COALESCE(BIT_XOR({row_hash_sql(shape)}), 0) FROM {shape.sql_name}{_force_pk(shape)}"
+        for i, shape in enumerate(shapes))
+
+
+def _whole_tables(conn: pymysql.connections.Connection, shapes: Sequence[TableShape]) -> list[tuple[int, int]]:
+    """(COUNT(*), BIT_XOR(row hash)) of each table, whole, inside conn's snapshot; up to
+    WHOLE_BATCH tables per statement, so that the server does not idle through a round
+    trip per table (200 tables of 5,000 rows: 0.46 s -> 0.39 s per side, measured)."""
+    out: list[tuple[int, int]] = []
+    with conn.cursor() as cur:
+        for start in range(0, len(shapes), WHOLE_BATCH):
+            batch = shapes[start:start + WHOLE_BATCH]
+            cur.execute(whole_tables_sql(batch))
+            sums = {int(i): (int(count), int(crc)) for i, count, crc in cur.fetchall()}
+            out += [sums[i] for i in range(len(batch))]
+    return out
+
+
+def _both(a: Callable[[], Any], b: Callable[[], Any]) -> tuple[Any, Any]:
+    """Run a in a thread of its own and b in this one (one per side: the servers work in
+    parallel); re-raise a's error once both are done, so that the caller closes no
+    connection mid-query. Ctrl-C does not wait for a: the caller closes its connection."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = a()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        second = b()
+    except Exception:
+        thread.join()
+        raise
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"], second
+
+
 def _compare_table(
     pool: ThreadPoolExecutor, src: pymysql.connections.Connection, rep: pymysql.connections.Connection,
     planner: pymysql.connections.Connection, shape: TableShape, source_name: str, replica_name: str,
     chunk_size: int, row_limit: int,
 ) -> TableResult:
+    """The chunked comparison of a table with a primary key: chunks planned on the source
+    (in a thread of its own, on the `planner` connection) and checksummed on both sides as
+    they are found, then every mismatching chunk narrowed to keys."""
     table = TableResult(shape.qualified, list(shape.key))
-    plan: _Plan | None = None
-    if shape.key:
-        plan = _Plan()
-        pool.submit(_walk, planner, shape, chunk_size, plan)
-    else:
-        table.note = "no primary key: compared by a whole-table checksum; differences cannot be narrowed to keys"
+    plan = _Plan()
+    pool.submit(_walk, planner, shape, chunk_size, plan)
     fa = pool.submit(_checksum_all, src, shape, plan)
     fb = pool.submit(_checksum_all, rep, shape, plan)
     sums_a, sums_b = fa.result(), fb.result()
@@ -833,8 +1009,6 @@ def _compare_table(
     table.rows = {source_name: sum(c for _, c, _ in sums_a), replica_name: sum(c for _, c, _ in sums_b)}
     mismatched = [(ca, cb, chunk) for (chunk, *ca), (_, *cb) in zip(sums_a, sums_b, strict=True) if ca != cb]
     table.mismatched_chunks = [chunk for _, _, chunk in mismatched]
-    if not shape.key:
-        return table
     a, b = SqlSide(src, shape), SqlSide(rep, shape)
     table.diff = RowDiff(missing={source_name: [], replica_name: []})
     for ca, cb, chunk in mismatched:
@@ -927,7 +1101,8 @@ def check(
     filter list) or two DSNs (first = dc1, second = dc2; refused when both reach one
     server). The source is whichever side the other replicates from, so the check also
     works after failover reversed the link."""
-    if isinstance(topo_or_dsns, Topology):
+    state = sys.modules.get("drills.topology.state")  # not imported: then nothing can be a Topology
+    if state is not None and isinstance(topo_or_dsns, state.Topology):
         topo = topo_or_dsns
         dc1, dc2 = Server.from_topology(topo, "dc1"), Server.from_topology(topo, "dc2")
         if filter_list is None:
@@ -953,5 +1128,5 @@ def exit_code(result: ConsistencyResult) -> int:
 __all__ = [
     "CHECK_NAME", "Chunk", "ConsistencyError", "ConsistencyResult", "Server", "TableShape", "check",
     "chunk_checksum_sql", "chunks_from_boundaries", "compare", "diff_rows", "exit_code", "mask_dsn", "narrow",
-    "parse_dsn", "range_predicate", "row_hash_sql",
+    "parse_dsn", "range_predicate", "row_hash_sql", "whole_tables_sql",
 ]

@@ -23,7 +23,8 @@ SCENARIO = "name: demo\ndescription: a demo drill\nstages:\n  - name: s\n    ste
 
 
 def _recorded_runner(run: str, calls: list[dict[str, Any]]):
-    def run_scenario(path: Path, *, out_dir: Path, params: dict[str, Any], state_dir: Any = None) -> dict[str, Any]:
+    def run_scenario(path: Path, *, out_dir: Path, params: dict[str, Any], state_dir: Any = None,
+                     approve: Any = None) -> dict[str, Any]:
         calls.append({"path": Path(path), "params": params, "state_dir": state_dir})
         shutil.copytree(RUNS / run, out_dir)
         return json.loads((Path(out_dir) / "result.json").read_text(encoding="utf-8"))
