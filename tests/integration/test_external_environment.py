@@ -254,7 +254,7 @@ def test_a_fault_that_outlives_max_fault_duration_is_healed_while_the_scenario_w
     expired = next(e for e in journal if e["kind"] == "safety.fault_expired")
     heal = next(e for e in journal if e["kind"] == "fault.heal")
     assert heal["payload"]["by"] == "max_fault_duration" and heal["seq"] > expired["seq"]
-    assert 1.0 <= (heal["mono_ns"] - inject["mono_ns"]) / 1e9 < 1.5
+    assert 1.0 <= (heal["mono_ns"] - inject["mono_ns"]) / 1e9 < 2.5  # healed once it outlived 1 s, not at the 3 s heal step
     assert toxiproxy_state(topo) == before
 
 

@@ -28,17 +28,17 @@ def test_two_shells_at_once_same_verdicts_no_collision(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     runs = {name: subprocess.Popen([sys.executable, "-m", "drills", "run", str(path), "--out", str(tmp_path / name)],
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for name, path in (("a", REFERENCE), ("b", REFERENCE), ("c", NEGATIVE))}
+            for name, path in (("a", REFERENCE), ("c", NEGATIVE))}
     outputs = {name: p.communicate(timeout=300)[0] for name, p in runs.items()}
     results = {name: json.loads((tmp_path / name / "result.json").read_text()) for name in runs}
     for name, r in results.items():
         assert r["status"] == "passed", (name, r["reasons"], outputs[name][-2000:])
     assert {c["name"] for c in results["c"]["checks"] if c["status"] == "failed"} == {"sequence_continuity"}
-    assert {r["topology"]["state_dir"] for r in results.values()}.__len__() == 3  # three topologies
-    assert len({r["run_id"] for r in results.values()}) == 3
+    assert len({r["topology"]["state_dir"] for r in results.values()}) == 2  # a topology each
+    assert len({r["run_id"] for r in results.values()}) == 2
     with sqlite3.connect(tmp_path / "history.sqlite") as db:
         recorded = {row[0] for row in db.execute("SELECT run_id FROM runs")}
-    assert recorded == {r["run_id"] for r in results.values()}  # all three in the history, none lost
+    assert recorded == {r["run_id"] for r in results.values()}  # both in the history, none lost
     assert not any((tmp_path / "home").glob("run-*/state.json"))  # each tore its own topology down
 
 
