@@ -110,7 +110,7 @@ def label(rows: int) -> str:
 
 def on_both(topo, work: Callable) -> None:  # noqa: ANN001 - Topology
     """work(cursor) on dc1 and dc2 at once, outside the binary log (see the docstring)."""
-    errors: list[BaseException] = []
+    from drills.topology.processes import in_parallel
 
     def run(dc: str) -> None:
         conn = topo.connect(dc, read_timeout=3600)
@@ -118,18 +118,10 @@ def on_both(topo, work: Callable) -> None:  # noqa: ANN001 - Topology
             with conn.cursor() as cur:
                 cur.execute("SET SESSION sql_log_bin = 0")
                 work(cur)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=run, args=(dc,)) for dc in ("dc1", "dc2")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    in_parallel(lambda dc=dc: run(dc) for dc in ("dc1", "dc2"))
 
 
 def insert_rows(cur, table: str, lo: int, hi: int) -> None:  # noqa: ANN001 - cursor

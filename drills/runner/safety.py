@@ -25,7 +25,6 @@ safeguards:
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import platform
 import threading
@@ -37,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drills import events as ev
-from drills.errors import EnvironmentProblem, UserError
+from drills.errors import UserError
 from drills.journal import now_wall
 from drills.topology.environment import FAULT_COMMANDS, EnvironmentFile, StopCondition
 
@@ -300,9 +299,6 @@ def _probe_for(cond: StopCondition, topo: Any, write_counts: Callable[[], dict[s
     return failed_writes
 
 
-def holder_text(holder: dict[str, Any]) -> str:
-    return json.dumps(holder, sort_keys=True)
-
 
 def _user() -> str:
     try:
@@ -311,4 +307,4 @@ def _user() -> str:
         return "unknown"
 
 
-__all__ = ["EnvironmentLock", "EnvironmentProblem", "Safeguards", "confirm", "refusals"]
+__all__ = ["EnvironmentLock", "Safeguards", "confirm", "refusals", "waivers"]

@@ -20,12 +20,12 @@ is everything built on them (baseline, faults, controller, checks).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -213,15 +213,14 @@ def _up(spec: TopologySpec, base: Path, client: Any, say: Callable[[str], None])
         Path(m).mkdir(parents=True, exist_ok=True)
     record = {"images": image_of, "mounts": mounts,
               "containers": {c: container_name(base, c) for c in local.COMPONENTS}}
-    (base / STATE_FILE).write_text(__import__("json").dumps(record, indent=2))
+    (base / STATE_FILE).write_text(json.dumps(record, indent=2))
     topo.save()
     say(f"planned; images {', '.join(sorted(set(image_of.values())))} ({time.monotonic() - t0:.2f}s)")
 
     def start(component: str) -> None:
         _start_container(client, base, component, image_of[component], processes[component].argv, mounts)
 
-    with ThreadPoolExecutor(len(local.COMPONENTS)) as pool:
-        list(pool.map(start, local.COMPONENTS))
+    proc.in_parallel(lambda c=c: start(c) for c in local.COMPONENTS)
     control = ContainerProcesses(topo, client)
     topo.process_control = control
     say(f"containers started ({time.monotonic() - t0:.2f}s)")
@@ -237,9 +236,7 @@ def _up(spec: TopologySpec, base: Path, client: Any, say: Callable[[str], None])
     jobs: list[Callable[[], None]] = [lambda d=dc: prepare_server(d) for dc in DCS]
     jobs.append(lambda: wait_until_ready("127.0.0.1", topo.etcd.port, STARTUP_TIMEOUT))
     jobs.append(lambda: proc.wait_port("127.0.0.1", topo.toxiproxy_api.port, STARTUP_TIMEOUT, what="toxiproxy container"))
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        for f in [pool.submit(j) for j in jobs]:
-            f.result()
+    proc.in_parallel(jobs)
     topo.save()
     say(f"servers, etcd and toxiproxy answer ({time.monotonic() - t0:.2f}s)")
     baseline.establish(topo, timeout=STARTUP_TIMEOUT)

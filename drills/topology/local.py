@@ -412,16 +412,6 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
     topo.save()
     say(f"processes started ({time.monotonic() - t0:.2f}s)")
 
-    errors: list[BaseException] = []
-
-    def guarded(fn: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                fn()
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                errors.append(exc)
-        return run
-
     def prepare_server(dc: str) -> None:
         """Only what needs root and the unix socket: our accounts. The rest is the baseline."""
         conn = _wait_socket(servers[dc], processes[dc], popens[dc])
@@ -431,16 +421,10 @@ def _up(spec: TopologySpec, base: Path, say: Callable[[str], None]) -> Topology:
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=guarded(lambda d=dc: prepare_server(d))) for dc in DCS]
-    threads.append(threading.Thread(target=guarded(lambda: wait_until_ready("127.0.0.1", ports["etcd"], STARTUP_TIMEOUT))))
-    threads.append(threading.Thread(target=guarded(
-        lambda: proc.wait_port("127.0.0.1", ports["toxiproxy"], STARTUP_TIMEOUT, proc=popens["toxiproxy"], what="toxiproxy-server"))))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    proc.in_parallel([*(lambda d=dc: prepare_server(d) for dc in DCS),
+                      lambda: wait_until_ready("127.0.0.1", ports["etcd"], STARTUP_TIMEOUT),
+                      lambda: proc.wait_port("127.0.0.1", ports["toxiproxy"], STARTUP_TIMEOUT, proc=popens["toxiproxy"],
+                                             what="toxiproxy-server")])
     topo.save()
     say(f"servers, etcd and toxiproxy answer ({time.monotonic() - t0:.2f}s)")
     baseline.establish(topo, timeout=STARTUP_TIMEOUT)

@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +129,20 @@ def port_claim() -> Iterator[None]:
 # What a server of the topology inherits from us: enough to find its libraries and speak in
 # a known locale, nothing else — a secret parameter in our environment is not its business.
 SERVER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME")
+
+
+def in_parallel(jobs: Iterable[Callable[[], Any]]) -> None:
+    """Run `jobs` at once, one thread each; when all have finished, raise the first failure
+    (a boot waits for every component before it says which one did not come up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = list(jobs)
+    if not jobs:
+        return
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+    for f in futures:
+        f.result()
 
 
 def server_environment() -> dict[str, str]:

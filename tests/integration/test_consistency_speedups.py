@@ -18,13 +18,13 @@ construction, and faster than through replication.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
 from drills.observe import consistency
+from drills.topology.processes import in_parallel
 
 pytestmark = pytest.mark.integration
 
@@ -45,21 +45,7 @@ def unlogged(topo, dc: str, *statements: str) -> None:  # noqa: ANN001 - Topolog
 
 def on_both(topo, *statements: str) -> None:  # noqa: ANN001 - Topology
     """The same statements on dc1 and dc2 at once, outside the binary log."""
-    errors: list[BaseException] = []
-
-    def run(dc: str) -> None:
-        try:
-            unlogged(topo, dc, *statements)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(dc,)) for dc in ("dc1", "dc2")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    in_parallel(lambda dc=dc: unlogged(topo, dc, *statements) for dc in ("dc1", "dc2"))
 
 
 def scalar_row(topo, dc: str, sql: str) -> tuple:  # noqa: ANN001 - Topology

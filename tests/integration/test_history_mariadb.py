@@ -4,10 +4,8 @@ password, the regression gate reads the same store, and an unreachable server is
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pymysql.cursors
 import pytest
+from recorded_runs import recorded_run
 from sqlalchemy import URL
 
 from drills.report import past_runs as history
@@ -29,13 +28,7 @@ WRITERS = 20
 
 def make_run(root: Path, run_id: str, *, rto: float, started: str) -> Path:
     """A real recorded run (journal, ledger, result.json) under another run id."""
-    target = root / run_id
-    shutil.copytree(RUNS / "failover-passed", target)
-    doc = json.loads((target / "result.json").read_text(encoding="utf-8"))
-    doc.update(run_id=run_id, started_at=started)
-    doc["checks"][0]["measured"] = rto
-    (target / "result.json").write_text(json.dumps(doc), encoding="utf-8")
-    return target
+    return recorded_run(root, run_id, rto, started=started)
 
 
 def drills(*args: str) -> subprocess.CompletedProcess[str]:

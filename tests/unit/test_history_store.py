@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import shutil
 import socket
 import sqlite3
 import threading
@@ -14,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from recorded_runs import recorded_run
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.schema import CreateTable
 
@@ -29,13 +29,7 @@ PASSWORD = "Hist0ry-s3cret/ü"
 def make_run(root: Path, run_id: str, *, rto: float = 3.0, status: str = "passed",
              started: str = "2025-03-01T10:15:00.000Z") -> Path:
     """A real recorded run (journal, ledger, result.json) under another run id."""
-    target = root / run_id
-    shutil.copytree(RUNS / "failover-passed", target)
-    doc = json.loads((target / "result.json").read_text(encoding="utf-8"))
-    doc.update(run_id=run_id, status=status, started_at=started)
-    doc["checks"][0]["measured"] = rto
-    (target / "result.json").write_text(json.dumps(doc), encoding="utf-8")
-    return target
+    return recorded_run(root, run_id, rto, status, started)
 
 
 def closed_port() -> int:

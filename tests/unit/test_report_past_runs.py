@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
+from recorded_runs import recorded_run
 
 from drills.cli import main
 from drills.report import past_runs as history
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
-
-
-def _run_with(tmp_path: Path, run_id: str, rto: float, status: str = "passed", started: str = "2025-03-01T10:15:00.000Z") -> Path:
-    target = tmp_path / run_id
-    shutil.copytree(RUNS / "failover-passed", target)
-    doc = json.loads((target / "result.json").read_text(encoding="utf-8"))
-    doc.update(run_id=run_id, status=status, started_at=started)
-    doc["checks"][0]["measured"] = rto
-    (target / "result.json").write_text(json.dumps(doc), encoding="utf-8")
-    return target
 
 
 def test_record_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,7 +37,7 @@ def test_trend(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: 
     db = tmp_path / "h.sqlite"
     monkeypatch.setenv("DRILLS_HISTORY_DB", str(db))
     for i, rto in enumerate((3.0, 3.2, 4.0)):
-        history.record(_run_with(tmp_path, f"r{i}", rto, started=f"2025-03-0{i + 1}T10:00:00Z"))
+        history.record(recorded_run(tmp_path, f"r{i}", rto, started=f"2025-03-0{i + 1}T10:00:00Z"))
     assert main(["history", "--scenario", "dc1-port-change-failover"]) == 0
     out = capsys.readouterr().out
     assert out.index("RTO       3 s") < out.index("RTO     3.2 s") < out.index("RTO       4 s")
@@ -59,9 +48,9 @@ def test_baseline_regression(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
     assert history.baseline_regression(db, "dc1-port-change-failover", 9.0, 0.2) is None  # no history: no baseline
     for i, rto in enumerate((3.0, 3.1, 2.9)):
-        history.record(_run_with(tmp_path, f"p{i}", rto, started=f"2025-03-0{i + 1}T10:00:00Z"), db=db)
+        history.record(recorded_run(tmp_path, f"p{i}", rto, started=f"2025-03-0{i + 1}T10:00:00Z"), db=db)
     # a failed slow run does not move the baseline
-    history.record(_run_with(tmp_path, "slow-failed", 30.0, status="failed", started="2025-03-05T10:00:00Z"), db=db)
+    history.record(recorded_run(tmp_path, "slow-failed", 30.0, status="failed", started="2025-03-05T10:00:00Z"), db=db)
     assert history.baseline_regression(db, "dc1-port-change-failover", 3.5, 0.2) is None
     message = history.baseline_regression(db, "dc1-port-change-failover", 3.7, 0.2)
     assert message is not None and "3.700 s against a baseline of 3.000 s" in message
