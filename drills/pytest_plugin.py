@@ -13,6 +13,7 @@ Fixtures: `drill_topology` (session: a live topology, `--drills-state-dir` to re
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -42,11 +43,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drills-approve", action="append", default=[], metavar="GATE",
                     help="approve a manual gate in advance ('all' for every gate), repeatable; a gate nobody "
                          "approved fails at once (pytest has no terminal to ask on)")
+    group.addoption("--drills-no-history", action="store_true", default=False,
+                    help="keep these runs out of the run history (a trial run must not become a baseline)")
     parser.addini("drills_scenario_dirs", type="linelist", default=["scenarios"],
                   help="directories (relative to rootdir) whose YAML scenarios pytest collects")
 
 
+DRILL_DOMAIN = "drill: "
+_CONFIG: dict[str, pytest.Config] = {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG["config"] = config
     config.addinivalue_line("markers", "integration: needs real MariaDB, etcd and Toxiproxy processes")
     config.addinivalue_line("markers", "slow: runs a whole drill")
 
@@ -143,7 +151,8 @@ class ScenarioItem(pytest.Item):
         out_dir = base / f"{self.path.stem}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         params = parse_params(config.getoption("drills_param"))
         result = run_scenario(self.path, out_dir=out_dir, params=params, state_dir=config.getoption("drills_state_dir"),
-                              approve=config.getoption("drills_approve"))
+                              approve=config.getoption("drills_approve"),
+                              record_history=not config.getoption("drills_no_history"))
         self.drill_result = result
         publish(self, result, out_dir)
         interrupted = [r for r in result.get("reasons") or [] if str(r).startswith("interrupted by SIGINT")]
@@ -161,7 +170,7 @@ class ScenarioItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"drill: {self.name}"
+        return self.path, 0, f"{DRILL_DOMAIN}{self.name}"
 
 
 def _check_verdict(check: dict[str, Any]) -> None:
@@ -169,33 +178,67 @@ def _check_verdict(check: dict[str, Any]) -> None:
     if outcome.ok is False:
         raise CheckNotMet(f"{check.get('name')}: {outcome.label}: measured {fmt_value(check.get('measured'))}, "
                           f"objective {fmt_value(check.get('objective'))}. {check.get('summary') or ''}".strip())
+    # `_use_item_location`: a skipped check is reported at the scenario file, not at this line
     if outcome.kind == "waived":
-        pytest.skip(f"{check.get('name')}: {outcome.label}")
+        raise pytest.skip.Exception(f"{check.get('name')}: {outcome.label}", _use_item_location=True)
     if outcome.ok is None:
         # Not judged and not waived: the run is inconclusive and the item itself fails; the
         # sub-result only says why this check could not decide.
-        pytest.skip(f"{check.get('name')}: not judged. {check.get('summary') or ''}".strip())
+        raise pytest.skip.Exception(f"{check.get('name')}: not judged. {check.get('summary') or ''}".strip(),
+                                    _use_item_location=True)
+
+
+CHECK_MSG = "check "
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
+    """Each check's sub-result gets a node id of its own (`scenarios/x.yaml::x[rto]`) before JUnit
+    and the terminal see it: JUnit then writes one testcase per check, so its `tests` count is the
+    number of its testcases (with the drill's id, every check was counted but folded into the
+    drill's one testcase). Not in an xdist worker, which insists on the item's id; its controller
+    renames there. The progress count stays one per drill."""
+    context = getattr(report, "context", None)
+    is_check = (context is not None and str(getattr(context, "msg", "")).startswith(CHECK_MSG)
+                and str(report.location[2]).startswith(DRILL_DOMAIN) and "[" not in report.nodeid)
+    config = _CONFIG.get("config")
+    renamed = is_check and config is not None and not hasattr(config, "workerinput")
+    if renamed:
+        report.nodeid = f"{report.nodeid}[{context.msg[len(CHECK_MSG):]}]"
+    yield
+    if renamed:
+        terminal = config.pluginmanager.getplugin("terminalreporter")
+        getattr(terminal, "_progress_nodeids_reported", set()).discard(report.id)
 
 
 def report_checks(item: pytest.Item, result: dict[str, Any]) -> None:
     """Each check as a sub-result (pytest's own subtest reports where available), a report
     section and a user property (which --junitxml carries)."""
     checks = [c for c in result.get("checks") or [] if isinstance(c, dict)]
-    item.add_report_section("call", "drill checks", describe(result))
     for check in checks:
         outcome = check_outcome(check)
         item.user_properties.append((f"check:{check.get('name')}", f"{outcome.label}; measured "
                                      f"{fmt_value(check.get('measured'))}; objective {fmt_value(check.get('objective'))}"))
+    emit_check_reports(item, checks)
+    # after the sub-results: each of them would otherwise repeat the whole section in its failure
+    item.add_report_section("call", "drill checks", describe(result))
+
+
+def emit_check_reports(item: pytest.Item, checks: list[dict[str, Any]]) -> None:
     try:
         from _pytest.subtests import SubtestContext, SubtestReport  # pytest >= 9
     except ImportError:
         return
+    capman = item.config.pluginmanager.getplugin("capturemanager")
     for check in checks:
         call = pytest.CallInfo.from_call(lambda c=check: _check_verdict(c), when="call")
         report = item.ihook.pytest_runtest_makereport(item=item, call=call)
-        sub = SubtestReport._new(report, SubtestContext(msg=f"check {check.get('name')}", kwargs={}),
+        sub = SubtestReport._new(report, SubtestContext(msg=f"{CHECK_MSG}{check.get('name')}", kwargs={}),
                                  captured_output=None, captured_logs=None)
-        item.ihook.pytest_runtest_logreport(report=sub)
+        # Written while the drill's output is still being captured: without suspending capture the
+        # lines of `-v` land in "Captured stdout" under the next check's heading instead of the terminal.
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            item.ihook.pytest_runtest_logreport(report=sub)
 
 
 def allure_active(config: pytest.Config) -> bool:
@@ -269,7 +312,8 @@ class DrillRunner:
         run_scenario = load_runner()
         out = out_dir or self.base / f"{Path(scenario).stem}-{len(self.results)}"
         result = run_scenario(Path(scenario), out_dir=out, params=dict(params or {}),
-                              state_dir=getattr(self.topology, "state_dir", None))
+                              state_dir=getattr(self.topology, "state_dir", None),
+                              record_history=not self.item.config.getoption("drills_no_history"))
         self.results.append(result)
         publish(self.item, result, out)
         return result

@@ -24,8 +24,8 @@ SCENARIO = "name: demo\ndescription: a demo drill\nstages:\n  - name: s\n    ste
 
 def _recorded_runner(run: str, calls: list[dict[str, Any]]):
     def run_scenario(path: Path, *, out_dir: Path, params: dict[str, Any], state_dir: Any = None,
-                     approve: Any = None) -> dict[str, Any]:
-        calls.append({"path": Path(path), "params": params, "state_dir": state_dir})
+                     approve: Any = None, record_history: bool = True) -> dict[str, Any]:
+        calls.append({"path": Path(path), "params": params, "state_dir": state_dir, "record_history": record_history})
         shutil.copytree(RUNS / run, out_dir)
         return json.loads((Path(out_dir) / "result.json").read_text(encoding="utf-8"))
 
@@ -91,3 +91,96 @@ def test_allure_labels_when_allure_pytest_is_active(project: pytest.Pytester, mo
     labels = {(label["name"], label["value"]) for label in doc["labels"]}
     assert ("epic", "DR drill") in labels and ("feature", "dc1-port-change-failover") in labels
     assert any(s["name"].startswith("check rto") for s in doc["steps"])
+
+
+def test_verbose_lists_each_check_on_its_own_line_with_its_own_label(project: pytest.Pytester,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drills.runner, "run_scenario", _recorded_runner("sequence-filtered-failed", []), raising=False)
+    result = project.runpytest_inprocess("scenarios", "--drills-out", str(project.path / "out"), "-p", "no:cacheprovider",
+                                         "-v", "-rA")
+    lines = result.stdout.lines
+    expected = {"rto": "SUBPASSED", "rpo": "SUBFAILED", "sequence_continuity": "SUBPASSED",
+                "filter_tables": "SUBFAILED", "data_consistency": "SUBFAILED", "split_brain": "SUBSKIPPED"}
+    for name, word in expected.items():
+        # the node id, the outcome and the label on one line, all naming the same check
+        assert any(line.startswith(f"scenarios/demo.yaml::demo[{name}] {word}[check {name}]") for line in lines), name
+    # the -v lines are on the terminal, not swallowed into a "Captured stdout" section of the drill
+    assert "Captured stdout call" not in result.stdout.str()
+    # the drill's own summary is shown once (with the drill's failure), not repeated under every failed check
+    assert result.stdout.str().count("Captured drill checks") == 1
+
+
+def test_a_check_that_could_not_decide_is_located_at_the_scenario_file(project: pytest.Pytester,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drills.runner, "run_scenario", _recorded_runner("sequence-filtered-failed", []), raising=False)
+    result = project.runpytest_inprocess("scenarios", "--drills-out", str(project.path / "out"), "-p", "no:cacheprovider",
+                                         "-v", "-rA")
+    (skip_line,) = [line for line in result.stdout.lines if line.startswith("SUBSKIPPED")]
+    assert "scenarios/demo.yaml:1: split_brain: not judged" in skip_line
+    assert "pytest_plugin.py" not in result.stdout.str()
+
+
+def _junit_counts(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(path).getroot().find("testsuite")
+    assert suite is not None
+    outcomes = {}
+    for case in suite.findall("testcase"):
+        kinds = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
+        outcomes[case.get("name")] = kinds[0] if kinds else "passed"
+    return dict(suite.attrib), outcomes
+
+
+def _assert_one_testcase_per_result(attrib: dict[str, str], outcomes: dict[str, str], drill: str) -> None:
+    assert int(attrib["tests"]) == len(outcomes)
+    assert int(attrib["failures"]) == sum(v == "failure" for v in outcomes.values())
+    assert int(attrib["skipped"]) == sum(v == "skipped" for v in outcomes.values())
+    assert {k: v for k, v in outcomes.items() if k.startswith(drill)} == {
+        drill: "failure", f"{drill}[rto]": "passed", f"{drill}[rpo]": "failure",
+        f"{drill}[sequence_continuity]": "passed", f"{drill}[filter_tables]": "failure",
+        f"{drill}[data_consistency]": "failure", f"{drill}[split_brain]": "skipped"}
+
+
+def test_junit_counts_match_its_testcases(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drills.runner, "run_scenario", _recorded_runner("sequence-filtered-failed", []), raising=False)
+    junit = project.path / "junit.xml"
+    project.runpytest_inprocess("scenarios", "--drills-out", str(project.path / "out"), "-p", "no:cacheprovider",
+                                f"--junitxml={junit}")
+    attrib, outcomes = _junit_counts(junit)
+    _assert_one_testcase_per_result(attrib, outcomes, "demo")
+    assert len(outcomes) == 7
+
+
+def test_junit_counts_match_its_testcases_under_xdist(pytester: pytest.Pytester) -> None:
+    """pytest-xdist insists that a worker's reports carry the item's node id; the controller gives
+    each check its own, so the JUnit written there counts the same as without -n."""
+    pytester.makefile(".yaml", **{"scenarios/demo": SCENARIO, "scenarios/other": SCENARIO.replace("demo", "other")})
+    pytester.makeconftest(f"""
+import json, shutil
+from pathlib import Path
+import drills.runner
+
+def _run(path, *, out_dir, params, state_dir=None, approve=None, record_history=True):
+    shutil.copytree({str(RUNS / "sequence-filtered-failed")!r}, out_dir)
+    return json.loads((Path(out_dir) / "result.json").read_text(encoding="utf-8"))
+
+drills.runner.run_scenario = _run
+""")
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_subprocess("scenarios", "-n", "2", "--drills-out", str(pytester.path / "out"),
+                                           "-p", "no:cacheprovider", f"--junitxml={junit}")
+    assert "AssertionError" not in result.stdout.str()
+    attrib, outcomes = _junit_counts(junit)
+    assert len(outcomes) == 14
+    _assert_one_testcase_per_result(attrib, outcomes, "demo")
+    _assert_one_testcase_per_result(attrib, outcomes, "other")
+
+
+@pytest.mark.parametrize("flag, recorded", [((), True), (("--drills-no-history",), False)])
+def test_no_history_keeps_the_run_out_of_the_history(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                      flag: tuple[str, ...], recorded: bool) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(drills.runner, "run_scenario", _recorded_runner("failover-passed", calls), raising=False)
+    project.runpytest_inprocess("scenarios", "--drills-out", str(project.path / "out"), "-p", "no:cacheprovider", *flag)
+    assert [c["record_history"] for c in calls] == [recorded]
