@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 from drills import __version__
 from drills.audit import rule_docs
 from drills.audit.baseline import Accepted
-from drills.audit.rules import NOT_EVALUATED, PARTIAL, RULES, Coverage, Finding, Severity
+from drills.audit.rules import NOT_EVALUATED, PARTIAL, RULES, Coverage, Finding, Rule, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "drills-audit"
@@ -218,7 +218,7 @@ def _notification(kind: str, level: str, text: str, rule: tuple[str, int] | None
     return n
 
 
-def _sarif_rule(r: Any, docs_url: str | None) -> dict[str, Any]:
+def _sarif_rule(r: Rule, docs_url: str | None) -> dict[str, Any]:
     page = rule_docs.page_path(r.id)
     d: dict[str, Any] = {
         "id": r.id,

@@ -155,7 +155,7 @@ def rule(r: Rule, *, missing: GateFn | None = None, limited: GateFn | None = Non
     return register
 
 
-EVALUATED, PARTIAL, NOT_EVALUATED = "evaluated", "partially evaluated", "not evaluated"
+EVALUATED, PARTIAL, NOT_EVALUATED = "evaluated", "evaluated in part", "not evaluated"
 
 
 @dataclass(frozen=True)
