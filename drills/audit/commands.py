@@ -12,12 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drills.audit import live
+from drills.audit import live, rule_docs
 from drills.audit.baseline import load_baseline, write_baseline
 from drills.audit.engine import run_audit
+from drills.audit.matcher import databases_named
 from drills.audit.output import RENDERERS
 from drills.audit.rules import RULES, AuditContext, Severity
-from drills.audit.sqldump import parse_dumps
+from drills.audit.schema import Schema
+from drills.audit.sqldump import NoDatabaseError, parse_dumps
 from drills.audit.traffic import Traffic, load_traffic, parse_server_ids
 from drills.errors import EXIT_OK, ConfigError, UserError
 from drills.filter_list import FilterList, load
@@ -36,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src = p.add_argument_group("schema")
     src.add_argument("--schema", action="append", default=[], metavar="FILE", help="dc1's dump (.sql); repeat for table + data files")
     src.add_argument("--dc2-schema", action="append", default=[], metavar="FILE", help="dc2's dump, to compare the sides")
-    src.add_argument("--database", help="database of unqualified tables in dumps without USE or a `Database:` header")
+    src.add_argument("--database", help="database of unqualified tables in dumps without USE or a `Database:` header "
+                     "(default: the one database all filter list entries name, if they do)")
     src.add_argument("--dsn", action="append", default=[], metavar="DSN", help="mysql://user:pass@host:port; give twice: dc1 then dc2")
     src.add_argument("--state-dir", help="state directory of a running topology (drills env up)")
     obs = p.add_argument_group("observed use")
@@ -58,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opts.add_argument("--write-baseline", metavar="FILE", help="write the current findings as a baseline (reasons to fill in)")
     opts.add_argument("--reason", help="reason recorded for every finding written by --write-baseline")
     opts.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    opts.add_argument("--docs-url", metavar="URL", help="where the repository's files are published (e.g. its web view at a tag): "
+                      "SARIF links each rule to URL/docs/audit-rules/RULE.md; default $DRILLS_DOCS_URL, else the local file")
     p.set_defaults(func=run)
 
 
@@ -71,11 +76,35 @@ def _auto_increment(pairs: list[str]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _database_from(filter_list: FilterList) -> tuple[str | None, str]:
+    """(the database for dumps without USE, or None and why the filter list cannot give one).
+    Only when every entry names the same database: with two, a table could be either's."""
+    names, wild = databases_named(filter_list)
+    if wild:
+        e = wild[0]
+        return None, f"; the filter list cannot tell which database: its entry `{e.name}`" + (f" (line {e.line})" if e.line else "") + \
+            " matches any database"
+    if len(names) > 1:
+        shown = ", ".join(f"`{n}`" for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return None, f"; the filter list names {len(names)} databases ({shown}), so it cannot tell which"
+    if not names:
+        return None, "; the filter list has no entries to take one from"
+    return names[0], ""
+
+
+def _parse_side(paths: list[str], label: str, database: str | None, default_db: str | None, why_not: str) -> Schema:
+    try:
+        return parse_dumps(paths, database=database, label=label, default_database=default_db)
+    except NoDatabaseError as exc:
+        raise NoDatabaseError(exc.message + why_not, hint=exc.hint) from None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         for r, _ in RULES:
             needs = f" (needs {r.needs})" if r.needs else ""
-            print(f"{r.id}  {r.severity.label:<8} {r.name}{needs}\n      {r.rationale}\n      fix: {r.fix}")
+            print(f"{r.id}  {r.severity.label:<8} {r.name}{needs}\n      {r.rationale}\n      fix: {r.fix}\n"
+                  f"      doc: {rule_docs.page_path(r.id)}")
         return EXIT_OK
     if args.max_wildcard_matches < 1:
         raise UserError("--max-wildcard-matches must be at least 1")
@@ -95,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dsn and args.state_dir:
         raise UserError("give either --dsn or --state-dir, not both")
 
+    docs_url = rule_docs.docs_base(args.docs_url)
     baseline = load_baseline(args.baseline) if args.baseline else None
     filter_list = load(args.filter_list) if args.filter_list else None
     traffic = Traffic()
@@ -105,12 +135,20 @@ def run(args: argparse.Namespace) -> int:
     inputs: dict[str, Any] = {"filter_list": args.filter_list}
 
     effective: dict[str, FilterList] | None = None
+    notes: list[str] = []
     if offline:
-        dc1 = parse_dumps(args.schema, database=args.database, label="dc1")
-        dc2 = parse_dumps(args.dc2_schema, database=args.database, label="dc2") if args.dc2_schema else None
-        inputs["schema"] = {"dc1": args.schema, **({"dc2": args.dc2_schema} if args.dc2_schema else {})}
         if filter_list is None:
             raise UserError("give the filter list file to audit (first argument)")
+        default_db, why_not = (None, "") if args.database else _database_from(filter_list)
+        dc1 = _parse_side(args.schema, "dc1", args.database, default_db, why_not)
+        dc2 = _parse_side(args.dc2_schema, "dc2", args.database, default_db, why_not) if args.dc2_schema else None
+        inputs["schema"] = {"dc1": args.schema, **({"dc2": args.dc2_schema} if args.dc2_schema else {})}
+        defaulted = dc1.defaulted_files + (dc2.defaulted_files if dc2 is not None else [])
+        if defaulted:
+            inputs["database"] = {"name": default_db, "from": "filter list", "files": defaulted}
+            notes.append(f"database `{default_db}` taken from the filter list (all its entries name it) for the unqualified "
+                         f"names in {', '.join(defaulted)} (no USE statement or `Database:` header); "
+                         "give --database NAME to choose another")
     else:
         sides: list[live.LiveSide] = []
         try:
@@ -142,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
         effective=effective, auto_increment=auto_increment, same_city=args.same_city, max_wildcard_matches=args.max_wildcard_matches,
     )
     fail_on = None if args.fail_on == "never" else Severity.parse(args.fail_on)
-    result = run_audit(ctx, baseline=baseline, fail_on=fail_on, inputs=inputs, only=set(args.rule) or None)
+    result = run_audit(ctx, baseline=baseline, fail_on=fail_on, inputs=inputs, only=set(args.rule) or None,
+                       notes=notes, docs_url=docs_url)
     if args.write_baseline:
         everything = result.findings + [f for f, _ in result.suppressed]
         n = write_baseline(args.write_baseline, everything, args.reason, baseline)

@@ -28,7 +28,7 @@ from drills.filter_list import (
     pattern_atoms,
 )
 
-__all__ = ["FilterIndex", "literal_prefix", "meant_pattern", "naive_match"]
+__all__ = ["FilterIndex", "databases_named", "literal_prefix", "meant_pattern", "naive_match", "named_database"]
 
 
 def meant_pattern(pattern: str) -> str:
@@ -101,3 +101,32 @@ def naive_match(filter_list: FilterList, table_keys: Iterable[str]) -> dict[str,
             if entry.matches(t):
                 out.setdefault(t, []).append(i)
     return out
+
+
+def named_database(entry: FilterEntry) -> str | None:
+    """The one database an entry is about (`app` for `app.t` and `app.tmp\\_%`), or None when
+    its database part is itself a pattern (`%.tmp%`, `a_.t`) and could be any. An `_` between
+    letters is read as its author meant it (`litemall_report.%` names `litemall_report`)."""
+    if not entry.wildcard:
+        return entry.name.split(".", 1)[0]
+    atoms = pattern_atoms(meant_pattern(entry.name))
+    if "." not in atoms:
+        return None
+    head = atoms[: atoms.index(".")]
+    if not head or any(a is None or a == ANY_RUN for a in head):
+        return None
+    return "".join(head)  # type: ignore[arg-type]
+
+
+def databases_named(filter_list: FilterList) -> tuple[list[str], list[FilterEntry]]:
+    """(the databases the entries name, compared case-insensitively as the server does, in
+    order of first mention; the entries whose database part is a wildcard)."""
+    names: dict[str, str] = {}
+    wild: list[FilterEntry] = []
+    for e in filter_list.entries:
+        db = named_database(e)
+        if db is None:
+            wild.append(e)
+        else:
+            names.setdefault(db.lower(), db)
+    return list(names.values()), wild

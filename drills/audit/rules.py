@@ -133,19 +133,92 @@ class AuditContext:
 
 
 CheckFn = Callable[[AuditContext], Iterator[Finding]]
+# Why a rule cannot be judged (or only partly) with the inputs of this audit; None: it can.
+GateFn = Callable[[AuditContext], str | None]
 RULES: list[tuple[Rule, CheckFn]] = []
+_MISSING: dict[str, GateFn] = {}  # rule id -> why it cannot be evaluated at all
+_LIMITED: dict[str, GateFn] = {}  # rule id -> why it is evaluated only in part
 
 
-def rule(r: Rule) -> Callable[[CheckFn], CheckFn]:
+def rule(r: Rule, *, missing: GateFn | None = None, limited: GateFn | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Register a rule. `missing` says why the context lacks what the rule needs (the rule
+    is then not run and is reported as not evaluated: silence would read as a pass);
+    `limited` says what the rule could not look at although it ran."""
     def register(fn: CheckFn) -> CheckFn:
         RULES.append((r, fn))
+        if missing is not None:
+            _MISSING[r.id] = missing
+        if limited is not None:
+            _LIMITED[r.id] = limited
         return fn
 
     return register
 
 
-def rule_by_id(rule_id: str) -> Rule | None:
-    return next((r for r, _ in RULES if r.id == rule_id), None)
+EVALUATED, PARTIAL, NOT_EVALUATED = "evaluated", "evaluated in part", "not evaluated"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether one rule was judged in this audit, and if not (or only in part) why."""
+
+    rule: Rule
+    state: str  # EVALUATED, PARTIAL or NOT_EVALUATED
+    reason: str = ""
+
+    @property
+    def evaluated(self) -> bool:
+        return self.state != NOT_EVALUATED
+
+
+def coverage(ctx: AuditContext, only: set[str] | None = None) -> list[Coverage]:
+    """One entry per registered rule, in registry order."""
+    out = []
+    for r, _ in RULES:
+        if only and r.id not in only:
+            out.append(Coverage(r, NOT_EVALUATED, "not selected (--rule " + " --rule ".join(sorted(only)) + ")"))
+            continue
+        why = _MISSING[r.id](ctx) if r.id in _MISSING else None
+        if why:
+            out.append(Coverage(r, NOT_EVALUATED, why))
+            continue
+        limit = _LIMITED[r.id](ctx) if r.id in _LIMITED else None
+        out.append(Coverage(r, PARTIAL, limit) if limit else Coverage(r, EVALUATED))
+    return out
+
+
+NEEDS_DC2 = "needs dc2's schema too (--dc2-schema FILE, or a second --dsn)"
+NEEDS_TRAFFIC = "needs observed writes (--traffic FILE, or live servers whose binlog is read)"
+
+
+def _needs_dc2(ctx: AuditContext) -> str | None:
+    return None if ctx.dc2 is not None else NEEDS_DC2
+
+
+def _env_tables_without_rows(ctx: AuditContext) -> tuple[list[str], list[str]]:
+    """(environment-candidate tables on both sides, those of them without rows on a side)."""
+    if ctx.dc2 is None:
+        return [], []
+    both = [k for k, t in sorted(ctx.dc1.tables.items()) if k in ctx.dc2.tables and evidence.is_env_candidate(t)]
+    return both, [k for k in both if ctx.dc1.tables[k].rows is None or ctx.dc2.tables[k].rows is None]
+
+
+def _needs_rows_of_both(ctx: AuditContext) -> str | None:
+    if ctx.dc2 is None:
+        return NEEDS_DC2
+    both, unread = _env_tables_without_rows(ctx)
+    if both and len(unread) == len(both):
+        return (f"needs the rows of both sides, and none of the {len(both)} environment-candidate table(s) has rows "
+                f"on both (e.g. `{ctx.dc1.tables[unread[0]].full_name}`): give the data dumps too")
+    return None
+
+
+def _some_rows_missing(ctx: AuditContext) -> str | None:
+    both, unread = _env_tables_without_rows(ctx)
+    if not unread:
+        return None
+    return (f"{len(unread)} of {len(both)} environment-candidate tables have no rows on one side and were not compared "
+            f"(e.g. `{ctx.dc1.tables[unread[0]].full_name}`)")
 
 
 # ---- AUD101 ---------------------------------------------------------------------------------
@@ -295,7 +368,7 @@ TABLE_MISSING = Rule(
 )
 
 
-@rule(TABLE_MISSING)
+@rule(TABLE_MISSING, missing=_needs_dc2)
 def _table_missing(ctx: AuditContext) -> Iterator[Finding]:
     if ctx.dc2 is None:
         return
@@ -323,7 +396,7 @@ SCHEMA_DIFFERS = Rule(
 )
 
 
-@rule(SCHEMA_DIFFERS)
+@rule(SCHEMA_DIFFERS, missing=_needs_dc2)
 def _schema_differs(ctx: AuditContext) -> Iterator[Finding]:
     if ctx.dc2 is None:
         return
@@ -393,7 +466,7 @@ def _env_comparison(ctx: AuditContext, key: str) -> tuple[Table, list[str], list
     return a, env_cols + ([kv[1]] if kv else []), diff[0], diff[1]
 
 
-@rule(ENV_NOT_FILTERED)
+@rule(ENV_NOT_FILTERED, missing=_needs_rows_of_both, limited=_some_rows_missing)
 def _env_not_filtered(ctx: AuditContext) -> Iterator[Finding]:
     if ctx.dc2 is None:
         return
@@ -415,7 +488,11 @@ def _env_not_filtered(ctx: AuditContext) -> Iterator[Finding]:
                           table=table)
 
 
-@rule(ENV_FILTERED_IDENTICAL)
+def _needs_same_city(ctx: AuditContext) -> str | None:
+    return "only for a same-city setup (--same-city)" if not ctx.same_city else _needs_rows_of_both(ctx)
+
+
+@rule(ENV_FILTERED_IDENTICAL, missing=_needs_same_city, limited=_some_rows_missing)
 def _env_filtered_identical(ctx: AuditContext) -> Iterator[Finding]:
     if not ctx.same_city or ctx.dc2 is None:
         return
@@ -457,7 +534,23 @@ def _offsets_distinct(ctx: AuditContext, dcs: set[str]) -> bool | None:
     return all(inc >= len(dcs) for inc, _ in settings) and len(offsets) == len(settings)
 
 
-@rule(DUAL_WRITE_REPLICATED)
+def _without_traffic(ctx: AuditContext) -> str | None:
+    if ctx.traffic is not None:
+        return None
+    return "no observed writes (--traffic FILE, or live servers whose binlog is read): judged from table names and structure only"
+
+
+def _needs_traffic(ctx: AuditContext) -> str | None:
+    return None if ctx.traffic is not None else NEEDS_TRAFFIC
+
+
+def _without_offsets(ctx: AuditContext) -> str | None:
+    if ctx.auto_increment:
+        return None
+    return "auto_increment offsets unknown (--auto-increment DC=INC/OFF, or live servers): a table written on both sides is a warning"
+
+
+@rule(DUAL_WRITE_REPLICATED, limited=_without_traffic)
 def _dual_write(ctx: AuditContext) -> Iterator[Finding]:
     for table in ctx.tables():
         if ctx.index.is_filtered(table.key) or table.auto_increment_column is not None and len(ctx.writers(table.key)) > 1:
@@ -473,7 +566,7 @@ def _dual_write(ctx: AuditContext) -> Iterator[Finding]:
                               severity=Severity.WARNING, evidence=[hint, "give observed traffic (--traffic) to confirm"], table=table)
 
 
-@rule(AUTO_INCREMENT_BOTH)
+@rule(AUTO_INCREMENT_BOTH, missing=_needs_traffic, limited=_without_offsets)
 def _auto_increment_both(ctx: AuditContext) -> Iterator[Finding]:
     for table in ctx.tables():
         ai = table.auto_increment_column
@@ -507,7 +600,15 @@ DECLARED_VS_EFFECTIVE = Rule(
 )
 
 
-@rule(DECLARED_VS_EFFECTIVE)
+def _needs_replica(ctx: AuditContext) -> str | None:
+    if ctx.effective is None:
+        return "needs a live replica to read its applied filters (--dsn or --state-dir)"
+    if not ctx.effective:
+        return "none of the live servers is a replica (no replication configured on them)"
+    return None
+
+
+@rule(DECLARED_VS_EFFECTIVE, missing=_needs_replica)
 def _declared_vs_effective(ctx: AuditContext) -> Iterator[Finding]:
     for replica, effective in sorted((ctx.effective or {}).items()):
         declared = {(e.name.lower(), e.wildcard): e for e in ctx.filter_list.entries}
@@ -552,10 +653,17 @@ def _no_primary_key(ctx: AuditContext) -> Iterator[Finding]:
 
 def run_rules(ctx: AuditContext, only: set[str] | None = None) -> list[Finding]:
     """All findings, most severe first, stable order within a severity."""
+    return evaluate(ctx, only)[0]
+
+
+def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Finding], list[Coverage]]:
+    """The findings of every rule that can be evaluated, and the coverage of every rule
+    (a rule that is not evaluated is not run, so it can never add a finding)."""
+    cover = coverage(ctx, only)
+    checks = {r.id: check for r, check in RULES}
     findings: list[Finding] = []
-    for r, check in RULES:
-        if only and r.id not in only:
-            continue
-        findings.extend(check(ctx))
+    for c in cover:
+        if c.evaluated:
+            findings.extend(checks[c.rule.id](ctx))
     findings.sort(key=lambda f: (-f.severity, f.rule.id, f.subject.lower()))
-    return findings
+    return findings, cover

@@ -98,6 +98,7 @@ class Schema:
     statements: list[tuple[str, str | None, int | None]] = field(default_factory=list)  # (sql, file, line)
     sources: list[str] = field(default_factory=list)
     label: str = "dc1"
+    defaulted_files: list[str] = field(default_factory=list)  # dumps whose unqualified names took the default database
 
     def add(self, table: Table) -> None:
         self.tables[table.key] = table

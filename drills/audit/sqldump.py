@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +38,31 @@ class SchemaParseError(ConfigError):
         if len(message) > MAX_MESSAGE_CHARS:
             message = f"{message[:MAX_MESSAGE_CHARS]}... ({len(message):,} characters)"
         super().__init__(message, hint=hint)
+
+
+class NoDatabaseError(SchemaParseError):
+    """A table or INSERT with no database: no USE, no `Database:` header, no default given."""
+
+
+@dataclass
+class _Scope:
+    """The database unqualified names of one file belong to: the file's own (USE, a
+    `Database:` header, or --database) else the caller's default, remembering whether the
+    default was used (the report says so: it is an assumption)."""
+
+    current: str | None
+    default: str | None = None
+    defaulted: bool = False
+
+    def resolve(self, db: str | None) -> str | None:
+        if db:
+            return db
+        if self.current:
+            return self.current
+        if self.default:
+            self.defaulted = True
+        return self.default
+
 
 
 @lru_cache(maxsize=8)
@@ -295,8 +321,13 @@ _HEAD = re.compile(r"\s*(\w+)(?:\s+(\w+))?(?:\s+(\w+))?(?:\s+(\w+))?")
 _USE_SIGNAL = re.compile(r"last_insert_id\s*\(|\bset\s+[`\w]+\s*=\s*[`\w]+\s*\+", re.I)
 
 
-def parse_dumps(paths: Iterable[str | Path], *, database: str | None = None, label: str = "dc1") -> Schema:
-    """One side's schema from its dump files (e.g. `table.sql` then `data.sql`)."""
+def parse_dumps(paths: Iterable[str | Path], *, database: str | None = None, label: str = "dc1",
+                default_database: str | None = None) -> Schema:
+    """One side's schema from its dump files (e.g. `table.sql` then `data.sql`).
+
+    `database` is the database of unqualified names until a USE (as --database: it wins over
+    a `Database:` header); `default_database` is used only where the file says nothing (no
+    USE, no header), and each file that needed it is listed in `schema.defaulted_files`."""
     schema = Schema(label=label)
     pending_rows: list[tuple[str, list[str] | None, list[tuple[object, ...]], str, int]] = []
     for path in paths:
@@ -308,7 +339,7 @@ def parse_dumps(paths: Iterable[str | Path], *, database: str | None = None, lab
         except OSError as exc:
             raise SchemaParseError(f"{p}: cannot read schema dump: {exc.strerror}") from None
         schema.sources.append(str(p))
-        if not _parse_text(text, str(p), schema, database, pending_rows):
+        if not _parse_text(text, str(p), schema, database, pending_rows, default_database):
             raise SchemaParseError(f"{p}:1: no table found: no CREATE TABLE, CREATE SEQUENCE or INSERT statement; "
                                    "expected a dump written by mysqldump or mariadb-dump")
     for key, columns, rows, _file, _line in pending_rows:
@@ -351,15 +382,16 @@ _CREATE_VIEW = re.compile(
 )
 
 
-def _parse_text(text: str, file: str, schema: Schema, database: str | None, pending_rows: list) -> int:
+def _parse_text(text: str, file: str, schema: Schema, database: str | None, pending_rows: list,
+                default_database: str | None = None) -> int:
     """Read one file into `schema`; returns how many table definitions and INSERTs it held."""
-    current_db = database
+    scope = _Scope(database, default_database)
     found = 0
     for stmt in split_statements(text, file):
         for comment in stmt.comments:
             m = _HEADER_DB.match(comment)
-            if m and current_db is None:
-                current_db = m.group(1).strip("`")
+            if m and scope.current is None:
+                scope.current = m.group(1).strip("`")
         head = _HEAD.match(stmt.text)
         words = [w.upper() for w in head.groups() if w] if head else []
         if not words:
@@ -368,7 +400,7 @@ def _parse_text(text: str, file: str, schema: Schema, database: str | None, pend
         if verb == "USE":
             tokens = _Tokens(stmt, file)
             tokens.next()
-            current_db = tokens.identifier("a database name after USE")
+            scope.current = tokens.identifier("a database name after USE")
         elif verb == "CREATE" and _is_create(words, ("DATABASE", "SCHEMA")):
             tokens = _Tokens(stmt, file)
             _skip_create_prefix(tokens)
@@ -376,17 +408,17 @@ def _parse_text(text: str, file: str, schema: Schema, database: str | None, pend
             tokens.accept_words("IF", "NOT", "EXISTS")
             schema.databases.add(tokens.identifier("a database name").lower())
         elif verb == "CREATE" and _is_create(words, ("TABLE",)):
-            table = _create_table(stmt, file, current_db, schema)
+            table = _create_table(stmt, file, scope, schema)
             if table is not None:
                 schema.add(table)
                 found += 1
         elif verb == "CREATE" and _is_create(words, ("SEQUENCE",)):
-            schema.add(_create_sequence(stmt, file, current_db))
+            schema.add(_create_sequence(stmt, file, scope))
             found += 1
         elif verb == "CREATE" and _CREATE_VIEW.match(stmt.text):
-            _drop_view_placeholder(stmt, file, current_db, schema)
+            _drop_view_placeholder(stmt, file, scope, schema)
         elif verb in ("INSERT", "REPLACE"):
-            parsed = _insert(stmt, file, current_db)
+            parsed = _insert(stmt, file, scope)
             if parsed is not None:
                 pending_rows.append(parsed)
                 found += 1
@@ -395,10 +427,12 @@ def _parse_text(text: str, file: str, schema: Schema, database: str | None, pend
             continue
         if verb != "INSERT" and ("+" in stmt.text or "LAST_INSERT_ID" in stmt.text.upper()) and _USE_SIGNAL.search(stmt.text):
             schema.statements.append((stmt.text, file, stmt.line))
+    if scope.defaulted:
+        schema.defaulted_files.append(file)
     return found
 
 
-def _drop_view_placeholder(stmt: Statement, file: str, current_db: str | None, schema: Schema) -> None:
+def _drop_view_placeholder(stmt: Statement, file: str, scope: _Scope, schema: Schema) -> None:
     """mysqldump writes a stand-in table for each view (so views on views load), then the
     view itself: the stand-in is not a table of the application."""
     tokens = _Tokens(stmt, file)
@@ -406,7 +440,7 @@ def _drop_view_placeholder(stmt: Statement, file: str, current_db: str | None, s
         tokens.i += 1
     tokens.i += 1
     db, name = tokens.qualified_name("a view name after CREATE VIEW")
-    key = f"{db or current_db}.{name}".lower()
+    key = f"{scope.resolve(db)}.{name}".lower()
     schema.tables.pop(key, None)
 
 
@@ -421,26 +455,25 @@ def _skip_create_prefix(tokens: _Tokens) -> None:
     tokens.accept_words("TEMPORARY")
 
 
-def _resolve_db(db: str | None, current_db: str | None, name: str, tokens: _Tokens) -> str:
-    if db:
-        return db
-    if current_db:
-        return current_db
+def _resolve_db(db: str | None, scope: _Scope, name: str, tokens: _Tokens) -> str:
+    resolved = scope.resolve(db)
+    if resolved:
+        return resolved
     line = tokens.stmt.line
-    raise SchemaParseError(
+    raise NoDatabaseError(
         f"{tokens.file}:{line}: table `{name}` has no database: the dump has no USE statement or "
         "`Database:` header before it",
         hint="give the database with --database NAME",
     )
 
 
-def _create_table(stmt: Statement, file: str, current_db: str | None, schema: Schema) -> Table | None:
+def _create_table(stmt: Statement, file: str, scope: _Scope, schema: Schema) -> Table | None:
     tokens = _Tokens(stmt, file)
     _skip_create_prefix(tokens)
     tokens.next()  # TABLE
     tokens.accept_words("IF", "NOT", "EXISTS")
     db, name = tokens.qualified_name("a table name after CREATE TABLE")
-    db = _resolve_db(db, current_db, name, tokens)
+    db = _resolve_db(db, scope, name, tokens)
     table = Table(db=db, name=name, source=file, line=stmt.line, ddl_comments=list(stmt.comments))
     if tokens.at_word("LIKE") or (tokens.at("(") and tokens.peek(1) == ("word", "LIKE")):
         paren = tokens.at("(")
@@ -686,13 +719,13 @@ _SEQUENCE_COLUMNS = (
 )
 
 
-def _create_sequence(stmt: Statement, file: str, current_db: str | None) -> Table:
+def _create_sequence(stmt: Statement, file: str, scope: _Scope) -> Table:
     tokens = _Tokens(stmt, file)
     _skip_create_prefix(tokens)
     tokens.next()  # SEQUENCE
     tokens.accept_words("IF", "NOT", "EXISTS")
     db, name = tokens.qualified_name("a sequence name after CREATE SEQUENCE")
-    db = _resolve_db(db, current_db, name, tokens)
+    db = _resolve_db(db, scope, name, tokens)
     table = Table(db=db, name=name, source=file, line=stmt.line, ddl_comments=list(stmt.comments), is_sequence=True)
     for col, typ in _SEQUENCE_COLUMNS:
         table.columns[col] = Column(col, typ, nullable=False)
@@ -733,7 +766,7 @@ _COLUMN_NAME = re.compile(r"`((?:[^`]|``)*)`|([^\s,`()]+)")
 MAX_NUMBER_CHARS = 100  # a dump writes at most 65 digits (DECIMAL) or a short float
 
 
-def _insert(stmt: Statement, file: str, current_db: str | None) -> tuple[str, list[str] | None, list[tuple[object, ...]], str, int] | None:
+def _insert(stmt: Statement, file: str, scope: _Scope) -> tuple[str, list[str] | None, list[tuple[object, ...]], str, int] | None:
     text = stmt.text
     m = _INSERT_HEAD.match(text)
     if not m:
@@ -743,8 +776,9 @@ def _insert(stmt: Statement, file: str, current_db: str | None) -> tuple[str, li
     db, name = (first, second) if second is not None else (None, first)
     if max(len(db or ""), len(name)) > MAX_IDENTIFIER_CHARS:
         raise SchemaParseError(f"{file}:{stmt.line}: expected a table name of at most {MAX_IDENTIFIER_CHARS} characters after INSERT INTO")
-    if db is None and current_db is None:
-        raise SchemaParseError(
+    resolved = scope.resolve(db)
+    if resolved is None:
+        raise NoDatabaseError(
             f"{file}:{stmt.line}: INSERT into `{name}` has no database: the dump has no USE statement or `Database:` header",
             hint="give the database with --database NAME",
         )
@@ -785,7 +819,7 @@ def _insert(stmt: Statement, file: str, current_db: str | None) -> tuple[str, li
                 pos += 1
             continue
         break
-    return (f"{db or current_db}.{name}".lower(), columns, rows, file, stmt.line)
+    return (f"{resolved}.{name}".lower(), columns, rows, file, stmt.line)
 
 
 def _row_value(text: str, pos: int, fail: Callable[[str, int], SchemaParseError]) -> tuple[object, int]:

@@ -35,6 +35,9 @@ def test_reference_topology_passes_and_live_inputs_are_read(clean_topology, caps
     assert code == 0, doc["findings"]
     assert not [f for f in doc["findings"] if f["severity"] in ("critical", "error")]
     assert doc["inputs"]["servers"].keys() == {"dc1", "dc2"}
+    # live: both sides and a replica, so the rules needing them are evaluated
+    status = {r["rule"]: r["status"] for r in doc["rules"]}
+    assert status["AUD110"] == status["AUD104"] == status["AUD106"] == "evaluated", status
 
 
 def test_incident_list_and_drift_on_the_replica_are_caught(clean_topology, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
@@ -87,6 +90,10 @@ def test_dsn_pair_and_an_unreachable_dc2(clean_topology, capsys: pytest.CaptureF
     code, doc, text = audit_json(capsys, flist, "--dsn", _dsn(clean_topology, "dc1"), "--dsn", _dsn(clean_topology, "dc2"))
     assert code == 0, doc["findings"]
     assert not password or password not in text
+    # dc1 alone is no replica: the declared-vs-applied rule says it could not be evaluated
+    code, doc, _ = audit_json(capsys, flist, "--dsn", _dsn(clean_topology, "dc1"))
+    [aud110] = [r for r in doc["rules"] if r["rule"] == "AUD110"]
+    assert aud110["status"] == "not evaluated" and "none of the live servers is a replica" in aud110["reason"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -8,6 +8,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from test_report_renderers import assert_valid_junit
 
 from drills.audit.live import parse_dsn
 from drills.cli import main
@@ -67,8 +68,10 @@ def test_sarif_points_at_the_filter_list_line(capsys: pytest.CaptureFixture[str]
 
 def test_junit_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, *MISTAKES, "--format", "junit")
-    suite = ET.fromstring(out)
-    assert suite.get("failures") == "3" and int(suite.get("tests") or 0) == len(suite.findall("testcase"))
+    root = ET.fromstring(out)
+    assert_valid_junit(root)  # Jenkins' JUnit schema, as the drill reports are checked
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("failures") == "3" and int(suite.get("tests") or 0) == len(suite.findall("testcase"))
     failed = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
     assert "sequence-table-filtered: app.id_sequence" in failed
     passed_rule = [c for c in suite.findall("testcase") if c.get("name") == "replicated-table-without-primary-key"]
