@@ -264,7 +264,8 @@ def test_html_is_self_contained_and_carries_what_an_auditor_signs(tmp_path: Path
     assert "<script" not in html and "@import" not in html and "url(" not in html
     record = load_run(RUNS / PASSED)
     for needle in ('id="objectives"', 'id="timeline-svg"', 'id="filter-list"', 'id="signature"',
-                   record.sealed_hash, "drills verify failover-passed", "10.11.6-MariaDB", "ci-bot",
+                   record.sealed_hash, f"drills verify {(ROOT / RUNS / PASSED).resolve()}", "10.11.6-MariaDB",
+                   "ci-bot",
                    "DBA temporary backup tables", "writes unavailable"):
         assert needle in html, needle
 
