@@ -139,8 +139,11 @@ def _ticks(end_s: float) -> list[float]:
     return [i * step for i in range(n + 1)]
 
 
+LABEL_CHAR_W = 6.0  # DejaVu Sans at 10 px: a generous average advance, so boxes and rows never run short
+
+
 def _label_width(n: int, m: Milestone) -> float:
-    return 5.6 * len(f"{n}. {m.label}") + 12
+    return LABEL_CHAR_W * len(f"{n}. {m.label}") + 12
 
 
 def _label_rows(tl: Timeline, x: Any, right_edge: float) -> tuple[list[int], dict[str, int]]:
@@ -199,8 +202,8 @@ def render_svg(tl: Timeline, *, width: int = 960, incomplete: bool = False) -> s
         out.append(f'<rect class="unavailable" x="{x0}" y="{top}" width="{max(x1 - x0, 1.5)}" height="{axis_y - top}" '
                    f'fill="#e74c3c" fill-opacity="0.13" stroke="#e74c3c" stroke-dasharray="4 3">'
                    f"<title>writes unavailable: {escape(length)} (from {escape(w.cause)})</title></rect>")
-        out.append(f'<text x="{(x0 + x1) / 2}" y="{top - 8}" text-anchor="middle" font-size="11" fill="#c0392b" '
-                   f'stroke="#ffffff" stroke-width="3" paint-order="stroke">writes unavailable {escape(length)}</text>')
+        out.append(f'<text x="{(x0 + x1) / 2}" y="{top - 8}" text-anchor="middle" font-size="11" fill="#c0392b">'
+                   f"writes unavailable {escape(length)}</text>")
     # the application's writes: one thin tick per completion, at the bottom of its lane
     colours = {"ok": "#27ae60", "fail": "#e74c3c", "info": "#f39c12"}
     wy = lane_top["workload"] + lane_h["workload"] - 14
@@ -208,8 +211,9 @@ def render_svg(tl: Timeline, *, width: int = 960, incomplete: bool = False) -> s
         out.append(f'<line x1="{x(t)}" y1="{wy}" x2="{x(t)}" y2="{wy + 10}" stroke="{colours.get(outcome, "#999")}" '
                    'stroke-width="1" stroke-opacity="0.7"/>')
     # Three passes, so nothing is drawn across a label: the guide lines down to the time axis
-    # first, then the markers, then the labels on top, each with a white halo that masks any
-    # guide line or window edge passing behind it.
+    # first, then the markers, then the labels on top, each on a white box that masks any guide
+    # line or window edge passing behind it (a box, not a stroked halo: a halo prints each label
+    # twice into the PDF's text, and a search or copy finds it doubled).
     guides, marks, labels = [], [], []
     for n, (m, row) in enumerate(zip(tl.milestones, rows, strict=True), start=1):
         cx = x(m.t_s)
@@ -224,11 +228,15 @@ def render_svg(tl: Timeline, *, width: int = 960, incomplete: bool = False) -> s
         guides.append(f'<line class="guide" x1="{cx}" y1="{top}" x2="{cx}" y2="{axis_y}" stroke="{colour}" stroke-opacity="0.18"/>')
         marks.append(f'<g class="milestone" data-kind="{escape(m.kind)}"><title>{escape(m.label)} at {m.t_s:.3f} s ({where})</title>'
                      f"{shape}</g>")
-        labels.append(f'<text class="label" x="{tx}" y="{base_y + 26 + row * 12}" text-anchor="{anchor}">{n}. {escape(m.label)}</text>')
+        text = f"{n}. {m.label}"
+        box_w = round(LABEL_CHAR_W * len(text) + 4, 1)
+        ty = base_y + 26 + row * 12
+        box_x = tx - 2 if anchor == "start" else tx - box_w + 2
+        labels.append(f'<rect class="label-box" x="{box_x}" y="{ty - 9}" width="{box_w}" height="12" fill="#ffffff" '
+                      f'fill-opacity="0.92"/><text class="label" x="{tx}" y="{ty}" text-anchor="{anchor}">{escape(text)}</text>')
     out.extend(guides)
     out.extend(marks)
-    out.append('<g class="labels" font-size="10" fill="#222" stroke="#ffffff" stroke-width="3" stroke-linejoin="round" '
-               'paint-order="stroke">' + "".join(labels) + "</g>")
+    out.append('<g class="labels" font-size="10" fill="#222">' + "".join(labels) + "</g>")
     out.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" stroke="#555"/>')
     for t in ticks:
         out.append(f'<line x1="{x(t)}" y1="{axis_y}" x2="{x(t)}" y2="{axis_y + 5}" stroke="#555"/>'

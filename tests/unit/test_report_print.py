@@ -250,7 +250,15 @@ def test_timeline_labels_are_drawn_over_every_guide_line_with_a_halo() -> None:
     assert svg.count('class="guide"') == svg.count('class="label"') >= 10
     assert last_guide < first_label  # nothing is drawn after (over) a label but the axis below them
     labels = svg[svg.index('<g class="labels"'):]
-    assert 'paint-order="stroke"' in labels[:200] and 'stroke="#ffffff"' in labels[:200]
+    # each label sits on its own white box, drawn just before it, as wide as the label
+    pairs = re.findall(r'<rect class="label-box" x="([\d.-]+)" y="[\d.-]+" width="([\d.]+)"[^>]*/><text class="label" '
+                       r'x="([\d.-]+)" y="[\d.-]+" text-anchor="(start|end)">([^<]*)</text>', labels)
+    assert len(pairs) == svg.count('class="label"')
+    for box_x, box_w, tx, anchor, text in pairs:
+        left, right = float(box_x), float(box_x) + float(box_w)
+        assert float(box_w) >= 5.5 * len(unescape(text))
+        assert (left <= float(tx) < right) if anchor == "start" else (left < float(tx) <= right)
+    assert "paint-order" not in svg  # a stroked halo would print every label twice into the PDF text
     assert 'class="unavailable"' not in svg[first_label:]
 
 
