@@ -142,7 +142,7 @@ def _table(head: list[str], rows: str, attrs: str = "") -> str:
 def _kv_table(rows: list[tuple[str, Any]], table_id: str = "") -> str:
     attr = f' id="{table_id}"' if table_id else ""
     body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return f"<table{attr}>{body}</table>"
+    return f"<table{attr}><tbody>{body}</tbody></table>"
 
 
 def _evidence_html(check: dict[str, Any], result_path: Path, index: int) -> str:
