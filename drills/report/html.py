@@ -73,6 +73,7 @@ ul.measured{margin:0;padding-left:1.1em}
 thead{display:table-header-group}
 tr,svg,.sig,figure{break-inside:avoid}
 @media print{main{padding:0;max-width:none}h2,h3,h4{break-after:avoid}.sig,figure{break-inside:avoid}
+.check{break-inside:auto}p,pre{orphans:3;widows:3}
 details::details-content{content-visibility:visible;display:block}
 details>summary{list-style:none;font-weight:600;margin:8px 0 4px}details>summary::-webkit-details-marker{display:none}
 pre{font-size:10px}}
