@@ -64,12 +64,12 @@ pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;font-size:12px;white
 .check.ok{border-left-color:#1a7f37}.check.bad{border-left-color:#cf222e}.check.unknown{border-left-color:#bf8700}
 .check.expected{border-left-color:#0550ae}.check.waived{border-left-color:#8c959f}
 .sig{display:grid;grid-template-columns:1fr 1fr;gap:24px;margin-top:12px}
-.sig div{border:1px solid #d0d7de;padding:10px 14px;min-height:150px}
+.sig>div{border:1px solid #d0d7de;padding:10px 14px;min-height:150px}
 .line{border-bottom:1px solid #1b1f23;height:30px;margin-bottom:6px}
 .small{font-size:12px;color:#57606a}
 figure{margin:6px 0}
 ul.measured{margin:0;padding-left:1.1em}
-#objectives td:first-child{width:24%}#objectives code{word-break:normal;overflow-wrap:anywhere}
+#objectives td:first-child{width:24%}#objectives code,#filter-list code{word-break:normal;overflow-wrap:anywhere}
 thead{display:table-header-group}
 tr,svg,.sig,figure{break-inside:avoid}
 @media print{main{padding:0;max-width:none}h2,h3,h4{break-after:avoid}.sig,figure{break-inside:avoid}

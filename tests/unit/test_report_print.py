@@ -288,3 +288,11 @@ def test_an_unwaived_check_that_cannot_decide_by_design_is_reported_as_such(tmp_
     section = html[html.index('id="check-rto"'):html.index('id="check-rpo"')]
     assert "no verdict by design: this drill never switched the active data centre" in section
     assert REPEAT not in section
+
+
+def test_signature_lines_are_lines_not_boxes() -> None:
+    # the sign-off boxes' style once matched the signature lines inside them too, printing each
+    # line as a 150-px box
+    html = compliance_html(load_run(RUNS / PASSED))
+    assert ".sig>div{" in html and ".sig div{" not in html
+    assert html.count('<div class="line"></div>') == 4
