@@ -69,7 +69,8 @@ pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;font-size:12px;white
 .small{font-size:12px;color:#57606a}
 figure{margin:6px 0}
 ul.measured{margin:0;padding-left:1.1em}
-#objectives td:first-child{width:24%}#objectives code,#filter-list code{word-break:normal;overflow-wrap:anywhere}
+#objectives td:first-child{width:24%}
+#objectives code,#filter-list code,td.mono{word-break:normal;overflow-wrap:break-word}
 thead{display:table-header-group}
 tr,svg,.sig,figure{break-inside:avoid}
 @media print{main{padding:0;max-width:none}h2,h3,h4{break-after:avoid}.sig,figure{break-inside:avoid}
