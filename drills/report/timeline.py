@@ -139,7 +139,7 @@ def _ticks(end_s: float) -> list[float]:
     return [i * step for i in range(n + 1)]
 
 
-LABEL_CHAR_W = 6.0  # DejaVu Sans at 10 px: a generous average advance, so boxes and rows never run short
+LABEL_CHAR_W = 5.6  # DejaVu Sans at 10 px: above the widest average advance measured in Chromium (5.45)
 
 
 def _label_width(n: int, m: Milestone) -> float:
