@@ -8,7 +8,7 @@ from pathlib import Path
 
 from drills.errors import EXIT_OK
 from drills.report.allure_results import render_allure
-from drills.report.html import render_html
+from drills.report.html import DEFAULT_PAPER, PAPERS, render_html
 from drills.report.junit import render_junit
 from drills.report.markdown import render_summary
 from drills.report.pdf import render_pdf
@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", metavar="FILE", help="Markdown summary (also appended to $GITHUB_STEP_SUMMARY)")
     p.add_argument("--html", metavar="FILE", help="self-contained compliance report")
     p.add_argument("--pdf", metavar="FILE", help="compliance report as PDF (headless Chromium)")
+    p.add_argument("--paper", choices=sorted(PAPERS), default=DEFAULT_PAPER,
+                   help="paper size of the PDF (default a4)")
     p.set_defaults(func=cmd_report)
 
     v = subparsers.add_parser("verify", help="recompute a run's journal hash chain against result.json",
@@ -64,12 +66,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         written.append(f"{outputs['allure_dir']} ({len(files)} results)")
     if outputs["summary"]:
         written.append(str(render_summary(run_dir, outputs["summary"], record=record)))
-    html_path = None
     if outputs["html"]:
-        html_path = render_html(run_dir, outputs["html"], record=record)
-        written.append(str(html_path))
+        written.append(str(render_html(run_dir, outputs["html"], record=record)))
     if outputs["pdf"]:
-        written.append(str(render_pdf(run_dir, outputs["pdf"], html_path=html_path)))
+        written.append(str(render_pdf(run_dir, outputs["pdf"], record=record, paper=args.paper)))
     if record.derived:
         print(f"note: {run_dir} has no result.json; rendered an incomplete (aborted) view from its journal",
               file=sys.stderr)

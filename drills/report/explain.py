@@ -73,8 +73,8 @@ def verdict_phrase(check: dict[str, Any]) -> str:
 
 def finding(check: dict[str, Any], *, verdict: bool = True) -> str:
     """What this run found: the check's own summary, behind a plain verdict phrase (`verdict`),
-    with the evidence that makes a failure concrete. Only an unwaived `unknown` asks for the
-    drill to be repeated: a waived one is a decision the scenario made, with its reason."""
+    with the evidence that makes a failure concrete. An unwaived `unknown` says why it reached no
+    verdict (`no_verdict_reason`); a waived one is a decision the scenario made, with its reason."""
     outcome = check_outcome(check)
     summary = _sentence(check.get("summary")) or "The check recorded no summary."
     parts = [_sentence(verdict_phrase(check)) if verdict else "", summary]
@@ -84,7 +84,7 @@ def finding(check: dict[str, Any], *, verdict: bool = True) -> str:
         error = _evidence(check).get("error")
         if error and str(error) not in summary:
             parts.append(_sentence(f"Error: {error}"))
-        parts.append("This is neither a pass nor a failure; the drill should be repeated.")
+        parts.append(no_verdict_reason(check))
     return " ".join(p for p in parts if p)
 
 
@@ -290,3 +290,209 @@ def _list(value: Any) -> list[Any]:
 def _sentence(text: Any) -> str:
     text = " ".join(str(text or "").split())
     return text if not text or text[-1] in ".!?" else text + "."
+
+
+# ---- the objectives table in plain words ---------------------------------------------------------
+
+# What each measured count means, as a reader would say it (a key ending in `_s` is seconds).
+MEASURED_WORDS = {
+    "lost_writes": "acknowledged write(s) lost",
+    "span_s": "between the first and the last lost write",
+    "gtid_transactions_missing": "replicated transaction(s) missing on the survivor",
+    "committed_twice": "ID(s) committed twice",
+    "duplicate_key_errors": "write(s) refused with a duplicate-key error",
+    "overlapping_segments": "ID segment(s) handed out twice",
+    "not_above_previous": "ID(s) not above those used before a switch",
+    "standby_behind": "standby sequence(s) behind the active side",
+    "skipped_ids": "ID(s) skipped (left unused in abandoned segments: allowed)",
+    "directions": "replication direction(s) read back",
+    "filter_mismatches": "direction(s) whose filters differ from the declared list",
+    "canaries_leaked": "canary row(s) that crossed a filter",
+    "canaries_inconclusive": "canary row(s) that could not be confirmed",
+    "schema_drift": "filtered table(s) defined differently",
+    "tables_compared": "replicated table(s) compared",
+    "tables_differing": "table(s) differing",
+    "rows_compared": "row(s) compared",
+    "explained_differences": "difference(s) the failover explains",
+    "unexplained_differences": "difference(s) the failover does not explain",
+    "epochs_with_two_writers": "routing epoch(s) with two writers",
+    "split_brain_writes": "write(s) that may have committed after their data centre stopped being the writer",
+    "proven_before_switch": "late write(s) proven committed before the switch",
+    "behind_edge_fence": "write(s) behind a fence no client could see",
+    "epochs_reused": "routing epoch(s) reused",
+}
+
+
+def seconds_text(value: Any) -> str:
+    """3.432 -> "3.43 s"; 0.5 -> "0.5 s"; 10.0 -> "10 s"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return fmt_value(value)
+    return f"{float(value):.2f}".rstrip("0").rstrip(".") + " s"
+
+
+def measured_lines(check: dict[str, Any]) -> list[str]:
+    """The check's measured values as short lines with their meaning and unit; a value nobody
+    measured (None) is left out, never printed as a dash behind a name."""
+    measured = check.get("measured")
+    if measured is None:
+        return []
+    if isinstance(measured, int | float) and not isinstance(measured, bool):
+        return [seconds_text(measured)] if check_unit_is_seconds(check) else [fmt_value(measured)]
+    if not isinstance(measured, dict):
+        return [fmt_value(measured)]
+    lines = []
+    for key, value in measured.items():
+        if value is None:
+            continue
+        words = MEASURED_WORDS.get(key, key.replace("_", " "))
+        if key.endswith("_s"):
+            lines.append(f"{seconds_text(value)} {words}")
+        else:
+            lines.append(f"{fmt_value(value)} {words}")
+    return lines
+
+
+def check_unit_is_seconds(check: dict[str, Any]) -> bool:
+    ev = _evidence(check)
+    return str(ev.get("unit") or "") == "s" or check.get("name") in ("rto", "write_availability")
+
+
+def rpo_objective_text(value: Any) -> str:
+    """`rpo: 0`, `{max_writes: 3, max_span_s: 2}` in words; an unset bound is not mentioned."""
+    if isinstance(value, dict):
+        writes, span = value.get("max_writes"), value.get("max_span_s", value.get("max_span"))
+    else:
+        writes, span = value, None
+    parts = []
+    if writes is not None:
+        parts.append("no acknowledged write lost" if writes == 0 else f"at most {fmt_value(writes)} acknowledged write(s) lost")
+    if span is not None:
+        parts.append(f"lost writes spanning at most {seconds_text(span) if isinstance(span, int | float) else span}")
+    return " and ".join(parts) or "no bound declared"
+
+
+def objective_text(check: dict[str, Any]) -> str:
+    """What the check requires, in words with units."""
+    name, objective = str(check.get("name")), check.get("objective")
+    if objective is None:
+        return "no objective declared"
+    if name == "rpo":
+        return rpo_objective_text(objective)
+    if isinstance(objective, int | float) and not isinstance(objective, bool) and check_unit_is_seconds(check):
+        return f"at most {seconds_text(objective)}"
+    return fmt_value(objective)
+
+
+# ---- long key lists as ranges ------------------------------------------------------------------
+
+RANGE_MIN = 3  # a run of fewer consecutive keys is shorter written out
+
+
+def _int_key(value: Any) -> int | None:
+    if isinstance(value, list | tuple) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def key_ranges(keys: list[Any]) -> str:
+    """Keys as ranges, in their order: [1, 2, 3, 7, 433..692] -> "1–3, 7, 433–692". Runs of
+    consecutive integers of at least RANGE_MIN become one range; anything else stays itself."""
+    parts: list[str] = []
+    i = 0
+    while i < len(keys):
+        start = _int_key(keys[i])
+        j = i
+        if start is not None:
+            while j + 1 < len(keys) and _int_key(keys[j + 1]) == start + (j + 1 - i):
+                j += 1
+        if start is not None and j - i + 1 >= RANGE_MIN:
+            parts.append(f"{start}–{start + j - i}")
+        else:
+            j = i
+            parts.append(cell(keys[i]))
+        i = j + 1
+    return ", ".join(parts)
+
+
+def collapse_key_rows(rows: list[dict[str, Any]], key: str = "key") -> list[dict[str, Any]]:
+    """Evidence rows that differ only by consecutive integer keys, folded into one row whose
+    key reads "433–692 (260 keys)"; other rows are kept as they are, in order."""
+    out: list[dict[str, Any]] = []
+    group: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if len(group) >= RANGE_MIN:
+            first = _int_key(group[0].get(key))
+            out.append({**group[0], key: f"{first}–{first + len(group) - 1} ({len(group)} keys)"})
+        else:
+            out.extend(group)
+        group.clear()
+
+    def same_but_key(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return {k: v for k, v in a.items() if k != key} == {k: v for k, v in b.items() if k != key}
+
+    for row in rows:
+        k = _int_key(row.get(key))
+        if group and k is not None and same_but_key(group[-1], row) \
+                and k == _int_key(group[-1].get(key)) + 1:  # type: ignore[operator]
+            group.append(row)
+            continue
+        flush()
+        if k is not None:
+            group.append(row)
+        else:
+            out.append(row)
+    flush()
+    return out
+
+
+def compact_lists(value: Any, limit: int = 20) -> Any:
+    """A copy of `value` with every list of more than `limit` integers written as its ranges
+    ("433–692 (260 values)"), so a printed evidence dump does not run over pages of numbers;
+    result.json keeps every value."""
+    if isinstance(value, dict):
+        return {k: compact_lists(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) > limit and all(_int_key(v) is not None for v in value):
+            return f"{key_ranges(value)} ({len(value)} values)"
+        return [compact_lists(v, limit) for v in value]
+    return value
+
+
+# ---- why a check reached no verdict ----------------------------------------------------------------
+
+def _no_switch(check: dict[str, Any]) -> bool:
+    return check.get("measured") is None and "changes" not in _evidence(check)
+
+
+def _no_writes(check: dict[str, Any]) -> bool:
+    ev = _evidence(check)
+    return check.get("measured") is None and "error" not in ev and not ev.get("split_brain_writes") \
+        and not ev.get("epochs_with_two_writers")
+
+
+# Checks that cannot decide when the drill, as designed, gives them nothing to judge.
+_NOTHING_TO_JUDGE = {
+    "rto": (_no_switch, "this drill never switched the active data centre, so there is no recovery time to measure"),
+    "rpo": (_no_switch, "this drill never switched the active data centre, so no write could be lost in a switch"),
+    "split_brain": (_no_writes, "no write was committed, so there is no writer to judge"),
+    "write_availability": (lambda c: c.get("measured") is None and "periods" in _evidence(c),
+                           "no order was attempted while the workload ran"),
+}
+
+
+def no_verdict_reason(check: dict[str, Any]) -> str:
+    """Why an unwaived `unknown` check reached no verdict, and what to do about it — worded by
+    its actual cause. Only a gap a new run may close asks for the drill to be repeated."""
+    ev = _evidence(check)
+    if ev.get("error"):
+        return ("Repeating the drill unchanged would not give a verdict: the check broke on this record, and the "
+                "record or the check has to be fixed first.")
+    if ev.get("passed_but"):
+        return ("The check found nothing wrong, but the record has a blind spot (above) in what it watched, so a "
+                "pass cannot be claimed; a repeat gives a verdict only once that gap is closed.")
+    nothing = _NOTHING_TO_JUDGE.get(str(check.get("name")))
+    if nothing and nothing[0](check):
+        return (f"This is no verdict by design: {nothing[1]}. Repeating the drill unchanged gives the same answer; "
+                "if that is intended, the scenario should say so (objectives.checks.not_judged, with the reason).")
+    return "This is neither a pass nor a failure: the record was incomplete for this check; the drill should be repeated."

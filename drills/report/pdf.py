@@ -8,7 +8,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from drills.errors import EnvironmentProblem, MissingBinaryError
+from drills.errors import ConfigError, EnvironmentProblem, MissingBinaryError
+from drills.report.html import DEFAULT_PAPER, PAPERS, render_html
+from drills.report.run_record import RunRecord, load_run
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
@@ -46,12 +48,17 @@ def html_to_pdf(html_path: str | os.PathLike[str], out_path: str | os.PathLike[s
     return out
 
 
-def render_pdf(run_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *, html_path: str | os.PathLike[str] | None = None) -> Path:
-    """Render the compliance HTML (or reuse `html_path`) and print it to `out_path`."""
-    from drills.report.html import render_html
+def render_pdf(run_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *, record: RunRecord | None = None,
+               paper: str = DEFAULT_PAPER) -> Path:
+    """Render the compliance HTML for print and print it to `out_path` on `paper` (a4|letter).
 
-    if html_path is not None:
-        return html_to_pdf(html_path, out_path)
+    The printed HTML is the screen one with the sheet size fixed; its print CSS opens every
+    folded section, repeats table headers and puts run id, page x of y and the journal hash
+    in each page's footer (CSS @page margin boxes: Chromium's command line has no footer
+    template, and since Chromium 131 margin boxes print without a DevTools session)."""
+    if paper not in PAPERS:
+        raise ConfigError(f"--paper {paper!r}: unknown paper size; choose one of {', '.join(PAPERS)}")
+    record = record or load_run(run_dir)
     with tempfile.TemporaryDirectory(prefix="drills-report-") as tmp:
-        page = render_html(run_dir, Path(tmp) / "report.html")
+        page = render_html(run_dir, Path(tmp) / "report.html", record=record, paper=paper)
         return html_to_pdf(page, out_path)

@@ -109,8 +109,8 @@ def check_outcome(check: dict[str, Any]) -> Outcome:
     if reason and not expected_failure:
         reason = " ".join(str(reason).split())
         return Outcome(None, f"{WAIVED}: {reason}", "the scenario does not judge this check", "waived", reason)
-    return Outcome(None, "inconclusive", "the check could not reach a verdict; the drill should be repeated",
-                   "inconclusive")
+    # why (and whether a repeat would help) is the finding's to say: explain.no_verdict_reason
+    return Outcome(None, "inconclusive", "the check could not reach a verdict", "inconclusive")
 
 
 @dataclass

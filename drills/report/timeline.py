@@ -139,8 +139,11 @@ def _ticks(end_s: float) -> list[float]:
     return [i * step for i in range(n + 1)]
 
 
+LABEL_CHAR_W = 5.6  # DejaVu Sans at 10 px: above the widest average advance measured in Chromium (5.45)
+
+
 def _label_width(n: int, m: Milestone) -> float:
-    return 5.6 * len(f"{n}. {m.label}") + 12
+    return LABEL_CHAR_W * len(f"{n}. {m.label}") + 12
 
 
 def _label_rows(tl: Timeline, x: Any, right_edge: float) -> tuple[list[int], dict[str, int]]:
@@ -207,6 +210,11 @@ def render_svg(tl: Timeline, *, width: int = 960, incomplete: bool = False) -> s
     for t, outcome in tl.writes:
         out.append(f'<line x1="{x(t)}" y1="{wy}" x2="{x(t)}" y2="{wy + 10}" stroke="{colours.get(outcome, "#999")}" '
                    'stroke-width="1" stroke-opacity="0.7"/>')
+    # Three passes, so nothing is drawn across a label: the guide lines down to the time axis
+    # first, then the markers, then the labels on top, each on a white box that masks any guide
+    # line or window edge passing behind it (a box, not a stroked halo: a halo prints each label
+    # twice into the PDF's text, and a search or copy finds it doubled).
+    guides, marks, labels = [], [], []
     for n, (m, row) in enumerate(zip(tl.milestones, rows, strict=True), start=1):
         cx = x(m.t_s)
         base_y = lane_top[m.lane]
@@ -217,10 +225,18 @@ def render_svg(tl: Timeline, *, width: int = 960, incomplete: bool = False) -> s
         where = f"journal line {m.line}" if m.line else "ledger"
         flip = cx + _label_width(n, m) > width - 4
         tx, anchor = (cx - 7, "end") if flip else (cx + 7, "start")
-        out.append(f'<g class="milestone" data-kind="{escape(m.kind)}"><title>{escape(m.label)} at {m.t_s:.3f} s ({where})</title>'
-                   f'<line x1="{cx}" y1="{top}" x2="{cx}" y2="{axis_y}" stroke="{colour}" stroke-opacity="0.18"/>'
-                   f"{shape}"
-                   f'<text x="{tx}" y="{base_y + 26 + row * 12}" text-anchor="{anchor}" font-size="10" fill="#222">{n}. {escape(m.label)}</text></g>')
+        guides.append(f'<line class="guide" x1="{cx}" y1="{top}" x2="{cx}" y2="{axis_y}" stroke="{colour}" stroke-opacity="0.18"/>')
+        marks.append(f'<g class="milestone" data-kind="{escape(m.kind)}"><title>{escape(m.label)} at {m.t_s:.3f} s ({where})</title>'
+                     f"{shape}</g>")
+        text = f"{n}. {m.label}"
+        box_w = round(LABEL_CHAR_W * len(text) + 4, 1)
+        ty = base_y + 26 + row * 12
+        box_x = tx - 2 if anchor == "start" else tx - box_w + 2
+        labels.append(f'<rect class="label-box" x="{box_x}" y="{ty - 9}" width="{box_w}" height="12" fill="#ffffff" '
+                      f'fill-opacity="0.92"/><text class="label" x="{tx}" y="{ty}" text-anchor="{anchor}">{escape(text)}</text>')
+    out.extend(guides)
+    out.extend(marks)
+    out.append('<g class="labels" font-size="10" fill="#222">' + "".join(labels) + "</g>")
     out.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" stroke="#555"/>')
     for t in ticks:
         out.append(f'<line x1="{x(t)}" y1="{axis_y}" x2="{x(t)}" y2="{axis_y + 5}" stroke="#555"/>'

@@ -39,6 +39,7 @@ WAIVED = "diverged-waived-passed"  # passes with an expected failure and two wai
 SECRET = "Tr0ub4dor&3-s3cret"
 EXPECTED = "FAILED — as the scenario expects"
 REPEAT = "the drill should be repeated"
+BROKE = "Repeating the drill unchanged would not give a verdict: the check broke on this record"
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +123,8 @@ def test_junit_structure_one_case_per_check_with_measured_and_objective(tmp_path
     out = seq.findtext("system-out") or ""
     assert out.startswith(EXPECTED) and "22 write(s) hit a duplicate-key error" in out
     error = cases["split_brain"].find("error")  # an unwaived unknown: the run is inconclusive, not passed
-    assert error is not None and REPEAT in (error.text or "")
+    # ... and says why: the check broke on this record, which a repeat would not change
+    assert error is not None and BROKE in (error.text or "") and REPEAT not in (error.text or "")
     assert suites[0].get("failures") == "3" and suites[0].get("errors") == "1" and suites[0].get("skipped") == "0"
 
 
@@ -262,7 +264,8 @@ def test_html_is_self_contained_and_carries_what_an_auditor_signs(tmp_path: Path
     assert "<script" not in html and "@import" not in html and "url(" not in html
     record = load_run(RUNS / PASSED)
     for needle in ('id="objectives"', 'id="timeline-svg"', 'id="filter-list"', 'id="signature"',
-                   record.sealed_hash, "drills verify failover-passed", "10.11.6-MariaDB", "ci-bot",
+                   record.sealed_hash, f"drills verify {(ROOT / RUNS / PASSED).resolve()}", "10.11.6-MariaDB",
+                   "ci-bot",
                    "DBA temporary backup tables", "writes unavailable"):
         assert needle in html, needle
 
@@ -393,10 +396,10 @@ def test_waived_check_is_not_judged_with_its_reason_in_every_report(tmp_path: Pa
                        "no switch happens in this drill: nothing could be lost in one"):
             assert f"not judged — waived by the scenario: {reason}" in lowered, kind
         assert REPEAT not in text, kind
-    # ... while an unwaived unknown is still an inconclusive check that asks for a repeat
+    # ... while an unwaived unknown is still an inconclusive check, worded by its actual cause
     failed = _rendered(FAILED, tmp_path)
     for kind in ("html", "markdown", "junit"):
-        assert REPEAT in failed[kind], kind
+        assert BROKE in failed[kind], kind
 
 
 def test_unexpected_pass_of_an_expected_failure_stays_a_failure(tmp_path: Path) -> None:
