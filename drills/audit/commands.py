@@ -21,6 +21,7 @@ from drills.audit.rules import RULES, AuditContext, Severity
 from drills.audit.schema import Schema
 from drills.audit.sqldump import NoDatabaseError, parse_dumps
 from drills.audit.traffic import Traffic, load_traffic, parse_server_ids
+from drills.audit.units import MODES, from_options
 from drills.errors import EXIT_OK, ConfigError, UserError
 from drills.filter_list import FilterList, load
 
@@ -49,6 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     obs.add_argument("--auto-increment", action="append", default=[], metavar="DC=INC/OFF",
                      help="auto_increment_increment/offset of a DC when auditing offline, e.g. dc1=2/1")
     obs.add_argument("--no-binlog", action="store_true", help="live: do not read recent binlog events for observed writes")
+    aa = p.add_argument_group("active-active (units write their own users; a central unit alone writes global data)")
+    aa.add_argument("--mode", choices=MODES, help="topology mode; active-active enables AUD112/AUD113 and widens AUD109 "
+                    "(default: single-writer)")
+    aa.add_argument("--central-dc", metavar="DC", help="the central unit, the only writer of global data (default dc1)")
+    aa.add_argument("--central-db", action="append", default=[], metavar="NAME", help="a database of global data (repeat)")
+    aa.add_argument("--central-table", action="append", default=[], metavar="DB.TABLE",
+                    help="a table of global data; `%%` makes it a LIKE pattern, as in filter lists (repeat)")
+    aa.add_argument("--unit-key", action="append", default=[], metavar="COLUMN[,COLUMN]",
+                    help="the sharding key columns that route a row to its unit (default: user_id, buyer_id, uid, member_id, customer_id)")
     opts = p.add_argument_group("rules and output")
     opts.add_argument("--same-city", action="store_true", help="same-city setup: also report env tables filtered although identical")
     opts.add_argument("--max-wildcard-matches", type=int, default=100, metavar="N", help="warn when a pattern matches more tables (default 100)")
@@ -132,10 +142,17 @@ def run(args: argparse.Namespace) -> int:
     for path in args.traffic:
         traffic.merge(load_traffic(path, server_ids))
     auto_increment = _auto_increment(args.auto_increment) or None
+    active_active = from_options(args.mode, args.central_dc, args.central_db, args.central_table, args.unit_key,
+                                 extra_units=auto_increment or ())
     inputs: dict[str, Any] = {"filter_list": args.filter_list}
+    if active_active is not None:
+        inputs["active_active"] = active_active.describe()
 
     effective: dict[str, FilterList] | None = None
     notes: list[str] = []
+    if active_active is not None and not active_active.unit_keys_given:
+        notes.append(f"active-active: unit key taken as any of the default columns {', '.join(active_active.unit_keys)}; "
+                     "give --unit-key COLUMN to name yours")
     if offline:
         if filter_list is None:
             raise UserError("give the filter list file to audit (first argument)")
@@ -178,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = AuditContext(
         filter_list=filter_list, dc1=dc1, dc2=dc2, traffic=traffic if (traffic.writes or traffic.statements) else None,
         effective=effective, auto_increment=auto_increment, same_city=args.same_city, max_wildcard_matches=args.max_wildcard_matches,
+        active_active=active_active,
     )
     fail_on = None if args.fail_on == "never" else Severity.parse(args.fail_on)
     result = run_audit(ctx, baseline=baseline, fail_on=fail_on, inputs=inputs, only=set(args.rule) or None,

@@ -18,6 +18,7 @@ from drills.audit import evidence
 from drills.audit.matcher import FilterIndex, meant_pattern
 from drills.audit.schema import Column, Schema, Table
 from drills.audit.traffic import Traffic
+from drills.audit.units import ActiveActive
 from drills.filter_list import ANY_RUN, FilterEntry, FilterList, compile_pattern, like_match, pattern_atoms
 
 
@@ -83,6 +84,7 @@ class AuditContext:
     auto_increment: dict[str, tuple[int, int]] | None = None  # dc -> (increment, offset)
     same_city: bool = False
     max_wildcard_matches: int = 100
+    active_active: ActiveActive | None = None  # None: one active writer (the default topology)
 
     @cached_property
     def all_table_keys(self) -> set[str]:
@@ -130,6 +132,11 @@ class AuditContext:
 
     def writers(self, table_key: str) -> set[str]:
         return self.traffic.writers(table_key) if self.traffic is not None else set()
+
+    def is_unit_table(self, table_key: str) -> bool:
+        """Active-active: a table both units write by design (replicated both ways, not central)."""
+        aa = self.active_active
+        return aa is not None and not aa.is_central(table_key) and not self.index.is_filtered(table_key)
 
 
 CheckFn = Callable[[AuditContext], Iterator[Finding]]
@@ -521,8 +528,8 @@ DUAL_WRITE_REPLICATED = Rule(
 AUTO_INCREMENT_BOTH = Rule(
     "AUD109", "auto-increment-written-in-both-dcs", Severity.ERROR,
     "Both DCs writing a replicated AUTO_INCREMENT table without distinct auto_increment_offset hand out the same keys: duplicate-key errors stop replication.",
-    "Set auto_increment_increment=2 and auto_increment_offset=1 on dc1, 2 on dc2 (or allocate ids from the sequence), or filter the table.",
-    needs="observed traffic; offsets from live servers or --auto-increment",
+    "Set auto_increment_increment=2 and auto_increment_offset=1 on dc1, 2 on dc2 (or allocate ids from the sequence / a distributed id), or filter the table.",
+    needs="observed traffic, or --mode active-active; offsets from live servers or --auto-increment",
 )
 
 
@@ -540,14 +547,17 @@ def _without_traffic(ctx: AuditContext) -> str | None:
     return "no observed writes (--traffic FILE, or live servers whose binlog is read): judged from table names and structure only"
 
 
-def _needs_traffic(ctx: AuditContext) -> str | None:
-    return None if ctx.traffic is not None else NEEDS_TRAFFIC
-
-
 def _without_offsets(ctx: AuditContext) -> str | None:
     if ctx.auto_increment:
         return None
     return "auto_increment offsets unknown (--auto-increment DC=INC/OFF, or live servers): a table written on both sides is a warning"
+
+
+def _routed_by_unit(ctx: AuditContext, table: Table) -> bool:
+    """Active-active: a central table (AUD113 judges its writers) or a unit table carrying the
+    unit key (both units write it by design, each its own users' rows)."""
+    aa = ctx.active_active
+    return aa is not None and (aa.is_central(table.key) or aa.unit_key_of(table) is not None)
 
 
 @rule(DUAL_WRITE_REPLICATED, limited=_without_traffic)
@@ -555,6 +565,8 @@ def _dual_write(ctx: AuditContext) -> Iterator[Finding]:
     for table in ctx.tables():
         if ctx.index.is_filtered(table.key) or table.auto_increment_column is not None and len(ctx.writers(table.key)) > 1:
             continue  # AI tables written on both sides are AUD109's
+        if _routed_by_unit(ctx, table):
+            continue
         writers = ctx.writers(table.key)
         if len(writers) > 1:
             yield ctx.finding(DUAL_WRITE_REPLICATED, table.full_name, f"`{table.full_name}` is written by {' and '.join(sorted(writers))} but replicates",
@@ -566,28 +578,45 @@ def _dual_write(ctx: AuditContext) -> Iterator[Finding]:
                               severity=Severity.WARNING, evidence=[hint, "give observed traffic (--traffic) to confirm"], table=table)
 
 
-@rule(AUTO_INCREMENT_BOTH, missing=_needs_traffic, limited=_without_offsets)
+def _needs_traffic_or_active_active(ctx: AuditContext) -> str | None:
+    if ctx.traffic is not None or ctx.active_active is not None:
+        return None
+    return NEEDS_TRAFFIC + "; or --mode active-active, where both units write every unit table by design"
+
+
+@rule(AUTO_INCREMENT_BOTH, missing=_needs_traffic_or_active_active, limited=_without_offsets)
 def _auto_increment_both(ctx: AuditContext) -> Iterator[Finding]:
     for table in ctx.tables():
         ai = table.auto_increment_column
         if ai is None or ctx.index.is_filtered(table.key):
             continue
-        writers = ctx.writers(table.key)
+        writers = set(ctx.writers(table.key))
+        by_design = ctx.is_unit_table(table.key)
+        if by_design:  # active-active: every unit writes its users' rows of a unit table
+            writers |= set(ctx.active_active.units)  # type: ignore[union-attr]
         if len(writers) < 2:
             continue
         distinct = _offsets_distinct(ctx, writers)
         if distinct:
             continue
+        who = (f"is a unit table, written by {' and '.join(sorted(writers))} (active-active)" if by_design
+               else f"is written by {' and '.join(sorted(writers))}")
         if distinct is None:
+            known = sorted(d for d in writers if d in (ctx.auto_increment or {}))
+            hint = " ".join(f"--auto-increment {d}={len(writers)}/{i}" for i, d in enumerate(sorted(writers), start=1))
             yield ctx.finding(AUTO_INCREMENT_BOTH, table.full_name,
-                              f"`{table.full_name}` (AUTO_INCREMENT `{ai.name}`) is written by {' and '.join(sorted(writers))}; auto_increment offsets are unknown",
+                              f"`{table.full_name}` (AUTO_INCREMENT `{ai.name}`) {who}; auto_increment offsets are unknown"
+                              + (f" for {', '.join(sorted(writers - set(known)))}" if known else ""),
                               severity=Severity.WARNING, table=table,
-                              evidence=["give --auto-increment dc1=2/1 --auto-increment dc2=2/2, or audit live servers"])
+                              evidence=[f"give {hint}, or audit live servers"]
+                              + (["or give the table a distributed id (no AUTO_INCREMENT), as seed 004 does"] if by_design else []))
         else:
             shown = ", ".join(f"{d}: increment={ctx.auto_increment[d][0]} offset={ctx.auto_increment[d][1]}" for d in sorted(writers))  # type: ignore[index]
             yield ctx.finding(AUTO_INCREMENT_BOTH, table.full_name,
-                              f"`{table.full_name}` (AUTO_INCREMENT `{ai.name}`) is written by {' and '.join(sorted(writers))} without distinct offsets",
-                              evidence=[shown], table=table)
+                              f"`{table.full_name}` (AUTO_INCREMENT `{ai.name}`) {who} without distinct offsets",
+                              evidence=[shown] + ([f"{len(writers)} writers need increment >= {len(writers)} and one offset each"]
+                                                  if any(ctx.auto_increment[d][0] < len(writers) for d in writers) else []),  # type: ignore[index]
+                              table=table)
 
 
 # ---- AUD110 ---------------------------------------------------------------------------------
@@ -646,6 +675,137 @@ def _no_primary_key(ctx: AuditContext) -> Iterator[Finding]:
         else:
             yield ctx.finding(NO_PRIMARY_KEY, table.full_name, f"replicated table `{table.full_name}` has no primary key and no unique NOT NULL key",
                               table=table)
+
+
+# ---- AUD112 / AUD113: active-active ---------------------------------------------------------
+
+UNIT_TABLE_WITHOUT_KEY = Rule(
+    "AUD112", "unit-table-without-unit-key", Severity.ERROR,
+    "In active-active both units write a two-way-replicated table; without the unit (sharding) key its rows cannot be routed "
+    "to the unit that owns the user, so both units may write the same row and the write ban of a cut-over cannot hold it.",
+    "Add the unit key column (e.g. user_id) and route writes by it; or declare the table central (only the central unit writes it); "
+    "or filter it if each DC keeps its own rows.",
+    needs="--mode active-active (central tables: --central-db/--central-table; unit key: --unit-key)",
+)
+CENTRAL_WRITTEN_FROM_UNIT = Rule(
+    "AUD113", "central-table-written-from-unit", Severity.ERROR,
+    "Global data is written only by the central unit and replicated one way; a write on a normal unit either never reaches the "
+    "central unit or, replicated back, races the central unit's own writes (stock, prices, configuration).",
+    "Send the write to the central unit (a central interface); filter the central tables on the link from the normal unit to the "
+    "central one so nothing written there can come back.",
+    needs="--mode active-active, central tables declared, and observed writes or the central DC's applied filters (live)",
+)
+
+NEEDS_ACTIVE_ACTIVE = "only for an active-active topology (--mode active-active)"
+
+
+def _needs_active_active(ctx: AuditContext) -> str | None:
+    return None if ctx.active_active is not None else NEEDS_ACTIVE_ACTIVE
+
+
+def _no_central_declared(ctx: AuditContext) -> str | None:
+    if ctx.active_active is None or ctx.active_active.central_declared:
+        return None
+    return "no central tables declared (--central-db NAME, --central-table DB.PATTERN): every replicated table was judged as a unit table"
+
+
+def _unit_parents(ctx: AuditContext, table: Table, aa: ActiveActive) -> list[str]:
+    """Unit tables (with the unit key) this table points at, by FOREIGN KEY or `<entity>_id`."""
+    mine = f"{table.full_name}.".lower()
+    out = []
+    for parent, users in sorted(ctx.references.items()):
+        p = ctx.table(parent)
+        if p is None or p.key == table.key or aa.unit_key_of(p) is None or aa.is_central(p.key):
+            continue
+        cols = [u[len(mine):] for u in users if u.lower().startswith(mine)]
+        if cols:
+            out.append(f"`{p.full_name}` (through `{cols[0]}`)")
+    return out
+
+
+@rule(UNIT_TABLE_WITHOUT_KEY, missing=_needs_active_active, limited=_no_central_declared)
+def _unit_table_without_key(ctx: AuditContext) -> Iterator[Finding]:
+    aa = ctx.active_active
+    if aa is None:
+        return
+    keys = ", ".join(f"`{k}`" for k in aa.unit_keys)
+    for table in ctx.tables():
+        if not table.columns or not ctx.is_unit_table(table.key) or aa.unit_key_of(table) is not None:
+            continue
+        found = [f"no column named {keys}" + ("" if aa.unit_keys_given else " (default names; give --unit-key COLUMN)")]
+        parents = _unit_parents(ctx, table, aa)
+        if parents:
+            found.append("child of unit table " + ", ".join(parents[:3]) + ": routable only if every write carries the parent's unit key")
+        writers = ctx.writers(table.key)
+        if len(writers) > 1:
+            found.append(f"observed written by {' and '.join(sorted(writers))}")
+        if not parents:
+            found.append(f"if it is global data, declare it central (--central-table {table.full_name}) so only {aa.central_dc} writes it")
+        yield ctx.finding(UNIT_TABLE_WITHOUT_KEY, table.full_name,
+                          f"`{table.full_name}` replicates both ways but has no unit key column: its rows cannot be routed to one unit",
+                          evidence=found, table=table)
+
+
+def _central_filters(ctx: AuditContext) -> FilterList | None:
+    """The filters the central DC applies to what it receives from the normal unit (live only)."""
+    aa = ctx.active_active
+    return None if aa is None or ctx.effective is None else ctx.effective.get(aa.central_dc)
+
+
+def _needs_central_and_writes(ctx: AuditContext) -> str | None:
+    aa = ctx.active_active
+    if aa is None:
+        return NEEDS_ACTIVE_ACTIVE
+    if not aa.central_declared:
+        return "needs the central (global) tables: --central-db NAME or --central-table DB.PATTERN"
+    if ctx.traffic is None and _central_filters(ctx) is None:
+        return (NEEDS_TRAFFIC + f"; or live servers where the central DC `{aa.central_dc}` replicates from the normal unit "
+                "(its applied filters)")
+    return None
+
+
+def _central_partly(ctx: AuditContext) -> str | None:
+    aa = ctx.active_active
+    if aa is None:
+        return None
+    why = []
+    if ctx.traffic is None:
+        why.append("no observed writes: judged only from the link into the central DC")
+    elif not any(aa.central_dc in dcs for dcs in ctx.traffic.writes.values()):
+        why.append(f"the observed writes name no write by the central DC `{aa.central_dc}` "
+                   f"(writers: {', '.join(sorted(set().union(*ctx.traffic.writes.values()))) or 'none'}); "
+                   "name the binlog's server ids with --server-id ID=DC if they are unnamed")
+    if _central_filters(ctx) is None:
+        why.append(f"the filters applied on the link into the central DC `{aa.central_dc}` were not read "
+                   "(offline, or it is no replica): judged from observed writes only")
+    return "; ".join(why) or None
+
+
+@rule(CENTRAL_WRITTEN_FROM_UNIT, missing=_needs_central_and_writes, limited=_central_partly)
+def _central_written_from_unit(ctx: AuditContext) -> Iterator[Finding]:
+    aa = ctx.active_active
+    if aa is None:
+        return
+    back = _central_filters(ctx)
+    for table in ctx.tables():
+        if not aa.is_central(table.key) or ctx.index.is_filtered(table.key):
+            continue
+        others = sorted(d for d in ctx.writers(table.key) if d != aa.central_dc)
+        returns = back is not None and not back.is_filtered(table.key)
+        if others:
+            found = ["observed in " + ", ".join(ctx.traffic.sources or ["traffic"])]  # type: ignore[union-attr]
+            if returns:
+                found.append(f"and {aa.central_dc} does not filter it on the link from the normal unit: those writes come back")
+            yield ctx.finding(CENTRAL_WRITTEN_FROM_UNIT, table.full_name,
+                              f"central table `{table.full_name}` is written on {' and '.join(others)}, not only on the central unit {aa.central_dc}",
+                              evidence=found, table=table)
+        elif returns:
+            yield ctx.finding(CENTRAL_WRITTEN_FROM_UNIT, table.full_name,
+                              f"central table `{table.full_name}` replicates back into the central unit {aa.central_dc}: "
+                              "a write on a normal unit would reach global data",
+                              severity=Severity.WARNING, table=table,
+                              evidence=[f"not in the filters {aa.central_dc} applies (replicate_ignore_table / replicate_wild_ignore_table)",
+                                        "fine only if the link filters it another way (replicate_ignore_db, a channel of its own)"])
 
 
 # ---- running ----------------------------------------------------------------------------------
