@@ -282,3 +282,37 @@ def test_command_without_the_mode_leaves_the_new_rules_not_evaluated(shop: list[
     assert by["AUD112"]["status"] == by["AUD113"]["status"] == "not evaluated"
     assert "--mode active-active" in by["AUD112"]["reason"]
     assert not {f["rule"] for f in doc["findings"]} & {"AUD112", "AUD113"} and "active_active" not in doc["inputs"]
+
+
+# ---- the real litemall schema (read where it lies; never copied into the repository) ----------
+
+REPO = Path(__file__).parents[2]
+LITEMALL = next((p for p in (REPO.parent / "shared/realdata/litemall", REPO.parents[1] / "shared/realdata/litemall") if p.is_dir()),
+                REPO.parent / "shared/realdata/litemall")
+LITEMALL_CENTRAL = ["litemall.litemall_goods%", "litemall.litemall_system", "litemall.litemall_ad", "litemall.litemall_admin",
+                    "litemall.litemall_brand", "litemall.litemall_category", "litemall.litemall_coupon", "litemall.litemall_groupon_rules",
+                    "litemall.litemall_issue", "litemall.litemall_keyword", "litemall.litemall_notice%", "litemall.litemall_permission",
+                    "litemall.litemall_region", "litemall.litemall_role", "litemall.litemall_storage", "litemall.litemall_topic"]
+
+
+@pytest.mark.skipif(not LITEMALL.is_dir(), reason=f"litemall dump not present at {LITEMALL}")
+def test_litemall_as_active_active(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """User-owned tables as unit tables, goods/configuration/admin as central: the order lines
+    lack the unit key, and an order placed in dc2 decrements stock (a central table) there."""
+    (tmp_path / "list.txt").write_text("litemall.litemall_log\n")
+    (tmp_path / "t.yaml").write_text("writes:\n  dc1: [litemall.litemall_goods_product, litemall.litemall_order]\n"
+                                     "  dc2: [litemall.litemall_order, litemall.litemall_order_goods, litemall.litemall_goods_product]\n")
+    argv = ["audit", str(tmp_path / "list.txt"), "--schema", str(LITEMALL / "litemall_table.sql"), "--mode", "active-active",
+            "--unit-key", "user_id", "--traffic", str(tmp_path / "t.yaml"), "--format", "json",
+            *[a for t in LITEMALL_CENTRAL for a in ("--central-table", t)]]
+    main([*argv, "--auto-increment", "dc1=1/1", "--auto-increment", "dc2=1/1"])
+    doc = json.loads(capsys.readouterr().out)
+    by_rule: dict[str, list[str]] = {}
+    for f in doc["findings"]:
+        by_rule.setdefault(f["rule"], []).append(f["subject"])
+    assert by_rule["AUD112"] == ["litemall.litemall_order_goods"]  # litemall_user is keyed by its own id
+    assert by_rule["AUD113"] == ["litemall.litemall_goods_product"]
+    assert "litemall.litemall_order" in by_rule["AUD109"] and "litemall.litemall_goods" not in by_rule["AUD109"]
+    assert len(by_rule["AUD109"]) == 14  # 13 unit tables with AUTO_INCREMENT + the central goods_product written on both
+    main([*argv, "--auto-increment", "dc1=2/1", "--auto-increment", "dc2=2/2"])
+    assert "AUD109" not in {f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]}

@@ -173,4 +173,4 @@ def test_litemall_with_its_realistic_filter_list(capsys: pytest.CaptureFixture[s
 def test_list_rules_names_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--list-rules")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines() if line.startswith("AUD")] == [f"AUD{n}" for n in range(101, 112)]
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("AUD")] == [f"AUD{n}" for n in range(101, 114)]

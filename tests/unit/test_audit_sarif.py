@@ -77,7 +77,7 @@ def test_rules_not_evaluated_are_configuration_notifications_naming_the_rule(cap
     driver = run["tool"]["driver"]
     notes = run["invocations"][0]["toolConfigurationNotifications"]
     missing = {n["associatedRule"]["id"]: n for n in notes if n["descriptor"]["id"] == "not-evaluated"}
-    assert set(missing) == {"AUD104", "AUD105", "AUD106", "AUD107", "AUD109", "AUD110"}
+    assert set(missing) == {"AUD104", "AUD105", "AUD106", "AUD107", "AUD109", "AUD110", "AUD112", "AUD113"}
     for rule_id, n in missing.items():
         assert driver["rules"][n["associatedRule"]["index"]]["id"] == rule_id
         assert driver["notifications"][n["descriptor"]["index"]]["id"] == "not-evaluated"
@@ -85,12 +85,13 @@ def test_rules_not_evaluated_are_configuration_notifications_naming_the_rule(cap
     assert "needs dc2's schema too" in missing["AUD104"]["message"]["text"]
     partial = [n for n in notes if n["descriptor"]["id"] == "evaluated-in-part"]
     assert [n["associatedRule"]["id"] for n in partial] == ["AUD108"] and partial[0]["level"] == "note"
-    assert run["invocations"][0]["properties"]["coverage"] == "5 of 11 rules evaluated (1 in part), 6 not evaluated"
-    # the negative case: a run where only the live rule is missing notifies only that one
+    assert run["invocations"][0]["properties"]["coverage"] == "5 of 13 rules evaluated (1 in part), 8 not evaluated"
+    # the negative case: a run where only the live rule and the active-active ones are missing notifies only those
     run = sarif(capsys, *ONE_SIDE, "--dc2-schema", str(F / "app_dc2.sql"), "--traffic", str(F / "traffic.yaml"),
                 "--same-city", "--auto-increment", "dc1=2/1", "--auto-increment", "dc2=2/2")["runs"][0]
     notes = run["invocations"][0]["toolConfigurationNotifications"]
-    assert [(n["descriptor"]["id"], n["associatedRule"]["id"]) for n in notes] == [("not-evaluated", "AUD110")]
+    assert [(n["descriptor"]["id"], n["associatedRule"]["id"]) for n in notes] == [
+        ("not-evaluated", "AUD110"), ("not-evaluated", "AUD112"), ("not-evaluated", "AUD113")]
 
 
 def test_help_uri_is_an_absolute_link_to_the_rules_page(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
