@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from drills.errors import EXIT_OK, EXIT_USAGE, ConfigError, UserError
 from drills.scenario.loader import find_scenario, load_scenario, scenario_dirs
@@ -16,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("validate", help="check scenario files without running them")
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files (or library names)")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter values to validate with")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable: one object per file with `valid` and its located `problems`")
     p.set_defaults(func=cmd_validate)
 
     p = subparsers.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
@@ -38,19 +42,51 @@ def parse_param_args(items: list[str]) -> dict[str, str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Every file, every problem of each (one pass); exit 2 when any file has one."""
     params = parse_param_args(args.param)
     failed = 0
+    results: list[dict[str, Any]] = []
     for name in args.files:
         try:
             path = find_scenario(name)
             scenario = load_scenario(path, params)
         except UserError as exc:
             failed += 1
-            print(f"{exc}", file=sys.stderr)
+            results.append({"file": name, "valid": False, "problems": located_problems(exc)})
+            if not args.json:
+                print(f"{exc}", file=sys.stderr)
             continue
         steps = len(scenario.steps())
-        print(f"ok {path}: {scenario.name} ({len(scenario.stages)} stages, {steps} steps)")
+        results.append({"file": str(path), "valid": True, "name": scenario.name, "stages": len(scenario.stages),
+                        "steps": steps, "problems": []})
+        if not args.json:
+            print(f"ok {path}: {scenario.name} ({len(scenario.stages)} stages, {steps} steps)")
+    if args.json:
+        print(json.dumps(results, indent=2))
     return EXIT_USAGE if failed else EXIT_OK
+
+
+_LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$")
+
+
+def located_problems(exc: UserError) -> list[dict[str, Any]]:
+    """A validation error's text -> one object per problem, `file`/`line`/`column` as their
+    own fields (numbers) where the message is located; a hint goes with the problem above it."""
+    lines = str(exc).splitlines()
+    if len(lines) > 1 and lines[0].endswith(" problems") and lines[1].startswith("  "):
+        lines = lines[1:]  # the `FILE: N problems` heading; the count is len(problems) or in the last line
+    out: list[dict[str, Any]] = []
+    for raw in lines:
+        text = raw.strip()
+        if text.startswith("hint: ") and out:
+            out[-1]["hint"] = text.removeprefix("hint: ")
+            continue
+        m = _LOCATED.match(text)
+        if m:
+            out.append({"file": m["file"], "line": int(m["line"]), "column": int(m["column"]), "message": m["message"]})
+        else:
+            out.append({"message": text})
+    return out
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
