@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.errors import EXIT_OK, EXIT_USAGE, ConfigError, UserError
+from drills.masking import mask
 from drills.scenario.loader import find_scenario, load_scenario, scenario_dirs
 from drills.scenario.model import json_schema
 
@@ -54,7 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed += 1
             results.append({"file": name, "valid": False, "problems": located_problems(exc)})
             if not args.json:
-                print(f"{exc}", file=sys.stderr)
+                print(mask(f"{exc}"), file=sys.stderr)  # a value from a secret parameter may be quoted
             continue
         steps = len(scenario.steps())
         results.append({"file": str(path), "valid": True, "name": scenario.name, "stages": len(scenario.stages),
@@ -72,7 +73,7 @@ _LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<messag
 def located_problems(exc: UserError) -> list[dict[str, Any]]:
     """A validation error's text -> one object per problem, `file`/`line`/`column` as their
     own fields (numbers) where the message is located; a hint goes with the problem above it."""
-    lines = str(exc).splitlines()
+    lines = mask(str(exc)).splitlines()  # masked before it is escaped into JSON
     if len(lines) > 1 and lines[0].endswith(" problems") and lines[1].startswith("  "):
         lines = lines[1:]  # the `FILE: N problems` heading; the count is len(problems) or in the last line
     out: list[dict[str, Any]] = []

@@ -87,6 +87,8 @@ def _load_scenario_text(
     # cross-part checks (drills.scenario.semantics) on whatever parts are sound.
     specs, broken = _param_specs(doc)
     values, secrets = resolve_params(specs, params or {}, environ, require_secrets=require_secrets, source=source)
+    secret_values = [str(v) for v in secrets if v not in (None, "", SECRET_PLACEHOLDER)]
+    masking.register(*secret_values)  # whatever prints later masks them, a problem listed below too
     ref_problems: list[str] = []
     unresolved: set[str] = set()  # where a reference stays as written: its structural error would be noise
     if isinstance(doc, dict):
@@ -104,8 +106,7 @@ def _load_scenario_text(
     scenario._source = path
     scenario._sha256 = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
     scenario._param_values = values
-    scenario._secret_values = [str(v) for v in secrets if v not in (None, "", SECRET_PLACEHOLDER)]
-    masking.register(*scenario._secret_values)  # whatever prints later masks them
+    scenario._secret_values = secret_values
     if base is not None and scenario.topology is not None:
         scenario.topology = resolve_topology_ref(scenario.topology, base)
     return scenario

@@ -178,3 +178,24 @@ def test_every_library_scenario_still_validates(capsys: pytest.CaptureFixture[st
     files = [str(p) for p in sorted((REPO / "scenarios").glob("*.yaml"))]
     code, _, err = run_validate(capsys, *files)
     assert code == 0, err
+
+
+def test_a_problem_naming_a_secret_valued_fault_prints_it_masked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRILLS_T_PW", "hunter2-very-secret")
+    f = tmp_path / "s.yaml"
+    f.write_text(textwrap.dedent("""\
+        name: x
+        params: {pw: {secret: true, env: DRILLS_T_PW}}
+        controller: {kind: reference}
+        stages:
+          - name: a
+            steps:
+              - fault: {type: latency, target: 'app:dc1', latency_ms: 1, name: "slow-${pw}"}
+              - heal: slow
+        """))
+    code, _, err = run_validate(capsys, str(f))
+    assert code == 2 and "heal `slow` names no fault" in err
+    assert "hunter2" not in err and "slow-***" in err
+    code, out, _ = run_validate(capsys, "--json", str(f))
+    assert code == 2 and "hunter2" not in out and "slow-***" in json.loads(out)[0]["problems"][0]["message"]
