@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drills import terminal
 from drills.errors import EXIT_OK, EXIT_USAGE, ConfigError, UserError
 from drills.masking import mask
 from drills.scenario.loader import find_scenario, load_scenario, scenario_dirs
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_schema)
 
     p = subparsers.add_parser("list", help="list the scenarios in scenarios/ with their descriptions")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output (valid as a boolean, stages and steps as numbers)")
     p.set_defaults(func=cmd_list)
 
 
@@ -102,9 +104,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def library() -> list[dict[str, str]]:
+def library() -> list[dict[str, Any]]:
     """Every scenario file in the library folders, valid or not (an invalid one says why)."""
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for d in scenario_dirs():
         for f in sorted([*d.glob("*.yaml"), *d.glob("*.yml")]):
@@ -114,10 +116,11 @@ def library() -> list[dict[str, str]]:
             try:
                 s = load_scenario(f)
                 desc = " ".join(s.description.split())
-                rows.append({"name": f.stem, "file": str(f), "description": desc, "valid": "yes"})
+                rows.append({"name": f.stem, "file": str(f), "description": desc, "valid": True,
+                             "stages": len(s.stages), "steps": len(s.steps())})
             except ConfigError as exc:
                 first = str(exc).splitlines()[0]
-                rows.append({"name": f.stem, "file": str(f), "description": f"(invalid: {first})", "valid": "no"})
+                rows.append({"name": f.stem, "file": str(f), "description": f"(invalid: {first})", "valid": False})
     return rows
 
 
@@ -130,9 +133,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no scenarios found (looked in ./scenarios and the repository's scenarios/)")
         return EXIT_OK
     width = max(len(r["name"]) for r in rows)
+    columns = terminal.width(sys.stdout)  # None when piped: a script or grep gets every word
     for r in rows:
         desc = r["description"]
-        if len(desc) > 100:
-            desc = desc[:97] + "..."
+        room = None if columns is None else max(20, columns - width - 2)
+        if room is not None and len(desc) > room:
+            desc = desc[: room - 3] + "..."
         print(f"{r['name']:<{width}}  {desc}")
     return EXIT_OK
