@@ -24,7 +24,7 @@ VERDICT_STYLE = {"PASSED": "passed", "FAILED": "failed", "INCONCLUSIVE": "inconc
 def is_tty(stream: TextIO) -> bool:
     try:
         return bool(stream.isatty())
-    except (AttributeError, ValueError):  # a closed or replaced stream
+    except (AttributeError, ValueError, TypeError):  # a closed or replaced stream
         return False
 
 
