@@ -148,37 +148,47 @@ def _fault_problems(steps: list[_StepAt]) -> list[Problem]:
 def _heal_problems(stages: list[Any], steps: list[_StepAt]) -> list[Problem]:
     """A `heal: X` must name (or target) a fault injected before it, or in the same parallel
     stage; at run time it would fail with "no fault named or targeting X". Faults are read
-    from the raw document, so a fault step with an unrelated error still counts."""
+    from the raw document, so a fault step with an unrelated error still counts. One walk in
+    file order (a 10,000-stage file must validate in well under a second)."""
+    heals: dict[tuple[int, int], str] = {(s.stage, s.index): s.step.heal for s in steps
+                                         if s.step.heal is not None and s.step.heal not in HEAL_ALL}
+    if not heals:
+        return []
     problems: list[Problem] = []
-    for s in steps:
-        heal = s.step.heal
-        if heal is None or heal in HEAL_ALL:
-            continue
-        parallel = isinstance(stages[s.stage], Mapping) and stages[s.stage].get("parallel") is True
-        known = _faults_before(stages, s.stage, len(_list(stages[s.stage].get("steps"))) if parallel else s.index)
-        if heal not in known:
-            from drills.yamlsource import did_you_mean
-
-            close = did_you_mean(heal, sorted(known))
-            hint = f"; did you mean `{close}`?" if close else ""
-            listing = ", ".join(sorted(known)) if known else "none"
-            problems.append(Problem((*s.path, "heal"), f"heal `{heal}` names no fault injected before it{hint} "
-                                    f"(fault names and targets so far: {listing})"))
+    known: set[str] = set()
+    for i, raw_stage in enumerate(stages):
+        raw_steps = _list(raw_stage.get("steps")) if isinstance(raw_stage, Mapping) else []
+        if isinstance(raw_stage, Mapping) and raw_stage.get("parallel") is True:
+            for raw in raw_steps:  # steps of a parallel stage run together: any order is possible
+                known |= _fault_names(raw)
+        for j, raw in enumerate(raw_steps):
+            known |= _fault_names(raw)
+            heal = heals.get((i, j))
+            if heal is not None and heal not in known:
+                problems.append(Problem(("stages", i, "steps", j, "heal"), _unknown_heal(heal, known)))
     return problems
 
 
-def _faults_before(stages: list[Any], stage: int, upto: int) -> set[str]:
-    known: set[str] = set()
-    for i, raw_stage in enumerate(stages[: stage + 1]):
-        raw_steps = _list(raw_stage.get("steps")) if isinstance(raw_stage, Mapping) else []
-        for raw in raw_steps[: upto if i == stage else None]:
-            fault = raw.get("fault") if isinstance(raw, Mapping) else None
-            if isinstance(fault, Mapping):
-                ftype, target, name = fault.get("type"), fault.get("target"), fault.get("name")
-                known.update(str(v) for v in (target, name) if isinstance(v, str))
-                if name is None and isinstance(ftype, str):
-                    known.add(f"{ftype}@{target}")
-    return known
+def _fault_names(raw: Any) -> set[str]:
+    """The names a `heal:` may use for this raw step's fault: its name (given or default) and target."""
+    fault = raw.get("fault") if isinstance(raw, Mapping) else None
+    if not isinstance(fault, Mapping):
+        return set()
+    ftype, target, name = fault.get("type"), fault.get("target"), fault.get("name")
+    names = {str(v) for v in (target, name) if isinstance(v, str)}
+    if name is None and isinstance(ftype, str):
+        names.add(f"{ftype}@{target}")
+    return names
+
+
+def _unknown_heal(heal: str, known: set[str], shown: int = 10) -> str:
+    from drills.yamlsource import did_you_mean
+
+    ordered = sorted(known)
+    close = did_you_mean(heal, ordered)
+    hint = f"; did you mean `{close}`?" if close else ""
+    listing = ", ".join(ordered[:shown]) + (f" and {len(ordered) - shown:,} more" if len(ordered) > shown else "")
+    return f"heal `{heal}` names no fault injected before it{hint} (fault names and targets so far: {listing or 'none'})"
 
 
 def _gate_problems(steps: list[_StepAt]) -> list[Problem]:

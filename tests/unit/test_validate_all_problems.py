@@ -199,3 +199,19 @@ def test_a_problem_naming_a_secret_valued_fault_prints_it_masked(
     assert "hunter2" not in err and "slow-***" in err
     code, out, _ = run_validate(capsys, "--json", str(f))
     assert code == 2 and "hunter2" not in out and "slow-***" in json.loads(out)[0]["problems"][0]["message"]
+
+
+def test_heal_checks_stay_linear_on_10000_stages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    n = 10_000
+    stages = "".join(f"  - name: s{i}\n    steps:\n      - fault: {{type: latency, target: 'app:dc1', latency_ms: 5, "
+                     f"name: f{i}}}\n      - heal: f{i}\n" for i in range(n))
+    f = tmp_path / "big.yaml"
+    f.write_text("name: big\ncontroller: {kind: reference}\nstages:\n" + stages.replace(f"heal: f{n - 1}\n", "heal: nope\n"))
+    started = time.perf_counter()
+    code, _, err = run_validate(capsys, str(f))
+    elapsed = time.perf_counter() - started
+    assert code == 2 and "heal `nope` names no fault injected before it" in err
+    assert f"and {n + 1 - 10:,} more)" in err and len(err) < 2_000  # the known names are listed, capped
+    assert elapsed < 10.0  # was minutes when each heal rescanned every stage before it
