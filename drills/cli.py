@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete: this entry point answers tab completion; see drills.completion)
 """The `drills` command. Thin: each area of the harness registers its own subcommands
 (`register(subparsers)` in the modules listed in COMMAND_MODULES), so this file only
 dispatches and turns user errors into a message and an exit code, never a traceback."""
@@ -21,6 +22,7 @@ COMMAND_MODULES = {
     "drills.checks.rejudge": ("judge",),
     "drills.audit.commands": ("audit",),
     "drills.report.commands": ("report", "verify", "history"),
+    "drills.completion": ("completion",),
 }
 
 
@@ -48,6 +50,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answer from the whole parser, exit
+        import argcomplete
+
+        argcomplete.autocomplete(build_parser(()))
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)

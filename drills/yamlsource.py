@@ -495,6 +495,48 @@ def validate_document(doc: Any, smap: SourceMap, model_cls: type[M], *, context:
         raise problems_error(smap.source, messages, total) from None
 
 
+def validation_problems(
+    doc: Any, smap: SourceMap, model_cls: type[M], *, context: dict[str, Any] | None = None,
+) -> tuple[M | None, list[str], int]:
+    """(model or None, located messages (at most MAX_REPORTED, plus a line counting the
+    rest), number of problems): for a caller that has more problems of its own to add."""
+    try:
+        with gc_paused():
+            return model_cls.model_validate({} if doc is None else doc, context=context), [], 0
+    except ValidationError as exc:
+        with gc_paused():
+            messages, total = _format(exc, {} if doc is None else doc, smap, model_cls, MAX_REPORTED)
+        return None, messages, total
+
+
+def problems_report(source: str, groups: list[tuple[list[str], int]]) -> ConfigError | None:
+    """Several checks' located messages (each list as `validation_problems` gives them,
+    with its count) merged into one ConfigError in file order, at most MAX_REPORTED listed
+    and the rest counted; None when there are none."""
+    total = sum(count for _, count in groups)
+    if not total:
+        return None
+    listed = [m for messages, _ in groups for m in messages if not _is_more_line(m)]
+    listed.sort(key=lambda m: _position_of(m, source))
+    if total > len(listed) or len(listed) > MAX_REPORTED:
+        more_at = listed[MAX_REPORTED].split(": ", 1)[0] if len(listed) > MAX_REPORTED else \
+            next((m.split(": ", 1)[0] for messages, _ in groups for m in messages if _is_more_line(m)), source)
+        listed = [*listed[:MAX_REPORTED], more_problems(more_at, total - min(len(listed), MAX_REPORTED))]
+    return problems_error(source, listed, total)
+
+
+def _is_more_line(message: str) -> bool:
+    return " more problems from here on (only the first " in message
+
+
+def _position_of(message: str, source: str) -> tuple[int, int]:
+    """(line, column) of a message located as `source:line:col: ...`."""
+    rest = message[len(source) + 1:] if message.startswith(source + ":") else ""
+    line, _, rest = rest.partition(":")
+    col, _, _ = rest.partition(":")
+    return (int(line), int(col)) if line.isdigit() and col.isdigit() else (0, 0)
+
+
 def load_text(text: str, model_cls: type[M], source: str = "<string>", *, context: dict[str, Any] | None = None) -> M:
     """Parse and validate YAML text (tests, inline documents)."""
     doc, smap = parse(text, source)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
-from drills.errors import EXIT_OK
+from drills.errors import EXIT_OK, UserError
 from drills.report.allure_results import render_allure
 from drills.report.html import DEFAULT_PAPER, PAPERS, render_html
 from drills.report.junit import render_junit
@@ -34,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Exit 0: intact and matches the sealed hash; 1: tampered (names the line); "
                               "3: chain intact but never sealed (killed run).")
     v.add_argument("run_dir", metavar="RUN_DIR")
+    v.add_argument("--json", action="store_true", help="machine-readable: ok, exit_code, lines, hashes, tampered_line")
     v.set_defaults(func=cmd_verify)
 
     h = subparsers.add_parser("history", help="list recorded runs, or the RTO/RPO trend of one scenario")
@@ -48,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "process list")
     h.add_argument("--limit", type=int, default=50, help="how many runs (default 50)")
     h.add_argument("--record", metavar="RUN_DIR", help="add a run directory to the history first")
+    h.add_argument("--json", action="store_true", help="machine-readable: the runs as JSON (numbers as numbers)")
+    h.add_argument("--chart", metavar="FILE",
+                   help="with --scenario: also write the RTO/RPO trend with its objective lines as SVG charts "
+                        "in this HTML file")
     h.set_defaults(func=cmd_history)
 
 
@@ -82,6 +89,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     result = verify_run(args.run_dir)
+    if args.json:
+        print(json.dumps({"run_dir": str(args.run_dir), "ok": result.ok, "exit_code": result.exit_code,
+                          "lines": result.lines, "final_hash": result.final_hash, "sealed_hash": result.sealed_hash,
+                          "tampered_line": result.tampered_line, "messages": result.messages}, indent=2))
+        return result.exit_code
     stream = sys.stdout if result.ok else sys.stderr
     for message in result.messages:
         print(message, file=stream)
@@ -94,16 +106,27 @@ def cmd_history(args: argparse.Namespace) -> int:
     verify` need no database library."""
     from drills.report import past_runs as history
 
+    if args.chart and not args.scenario:
+        raise UserError("--chart needs --scenario NAME: a trend is of one scenario")
     where = history.store(args.db, args.history_url)
     url = where.url
     if args.record:
         row = history.record(args.record, url=url)
-        print(f"recorded {row.run_id} ({row.scenario}, {row.status}) in {where.location}")
+        print(f"recorded {row.run_id} ({row.scenario}, {row.status}) in {where.location}",
+              file=sys.stderr if args.json else sys.stdout)
     rows = history.runs(scenario=args.scenario, limit=args.limit, url=url)
-    if args.scenario:
+    if args.json:
+        print(json.dumps({"history": where.location, "scenario": args.scenario,
+                          "runs": [dataclasses.asdict(r) for r in rows]}, indent=2))
+    elif args.scenario:
         print(history.format_trend(rows, args.scenario))
     elif rows:
         print(history.format_runs(rows))
     else:
         print(f"no runs recorded in {where.location}")
+    if args.chart:
+        from drills.report.trend_chart import render
+
+        path = render(rows, args.scenario, args.chart, history.format_trend(rows, args.scenario))
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
+from drills import masking
+from drills.errors import UserError
 from drills.runner.plan import register_plan
+from drills.runner.progress import summary_object
 from drills.runner.session import RunOptions, run
 from drills.scenario.commands import parse_param_args
 
@@ -37,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--environment", type=Path, metavar="FILE",
                    help="drill someone else's environment, described in FILE (provider external)")
     p.add_argument("--confirm", metavar="NAME", help="a protected environment's name: yes, drill it")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout at the end (status, exit_code, run_dir, each check); "
+                        "progress and the text summary go to stderr")
     p.set_defaults(func=cmd_run)
     register_plan(subparsers)  # `drills plan`: the same refusals, in advance, touching nothing
 
@@ -47,6 +54,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir, reset=args.reset, approve=args.approve, junit=args.junit, html=args.html,
         allure_dir=args.allure_dir, summary=args.summary, pdf=args.pdf, baseline=args.baseline,
         record_history=not args.no_history, environment=args.environment, confirm=args.confirm,
-        provider=args.provider,
+        provider=args.provider, json_summary=args.json,
     )
-    return run(opts).exit_code
+    if not args.json:
+        return run(opts).exit_code
+    try:
+        outcome = run(opts)
+    except UserError as exc:  # refused before a run began: still one object for the machine reading stdout
+        print(json.dumps({"status": "error", "exit_code": exc.exit_code, "run_dir": None,
+                          "error": masking.mask(exc.message), "checks": []}))
+        raise
+    print(json.dumps(summary_object(outcome.result, outcome.result_path), indent=2))
+    return outcome.exit_code

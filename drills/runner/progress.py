@@ -10,7 +10,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from drills import masking
 
@@ -112,3 +113,76 @@ class Progress:
                 self.stream.write("\r" + text + " " * pad)
                 self.stream.flush()
                 self._width = len(text)
+
+
+# ---- the closing summary ------------------------------------------------------------------------
+
+MARKS = {True: "ok", False: "FAIL", None: "??"}
+
+
+def check_mark(check: dict[str, Any]) -> str:
+    """ok (counts towards a pass), FAIL (fails the run), ?? (no verdict), -- (waived: the
+    scenario does not judge it, so it changes nothing)."""
+    from drills.report.run_record import check_outcome
+
+    outcome = check_outcome(check)
+    return "--" if outcome.kind == "waived" else MARKS[outcome.ok]
+
+
+def check_line(check: dict[str, Any]) -> str:
+    """What was measured, in its unit, against what objective; for a check without a verdict,
+    why (its own summary, or the scenario's reason for waiving it)."""
+    from drills.report.run_record import check_outcome, check_unit, fmt_value
+
+    outcome = check_outcome(check)
+    unit = check_unit(check)
+    measured = fmt_value(check.get("measured"), unit)
+    objective = check.get("objective")
+    against = f" (objective {fmt_value(objective, unit)})" if objective not in (None, "") else ""
+    if outcome.ok is None:
+        why = " ".join(str(check.get("summary") or "").split()) or "no reason recorded"
+        label = f"not judged ({outcome.waived})" if outcome.kind == "waived" else "unknown"
+        return f"{label}: {why}"
+    label = "" if outcome.kind in ("passed", "failed") else f" — {outcome.label}"
+    return f"{measured}{against}{label}"
+
+
+def closing_summary(record: dict[str, Any], result_path: Path, *, colour: bool) -> str:
+    """The lines a run ends with: the verdict, then one per check (mark, name, measured value
+    or why unknown), then the reasons. `colour` only for a terminal (drills.terminal)."""
+    from drills.terminal import paint
+
+    status = str(record.get("status") or "error").upper()
+    duration = record.get("duration_s")
+    took = f" ({duration:.1f}s)" if isinstance(duration, int | float) else ""
+    lines = [f"{paint(status, status, colour)}: {record.get('scenario')}{took} — {result_path}"]
+    checks = [c for c in record.get("checks") or [] if isinstance(c, dict)]
+    width = max((len(str(c.get("name"))) for c in checks), default=0)
+    for c in checks:
+        mark = check_mark(c)
+        lines.append(f"  {paint(mark, mark, colour)}{' ' * (4 - len(mark))}  {str(c.get('name')):<{width}}  "
+                     f"{check_line(c)}")
+    lines += [f"  - {reason}" for reason in record.get("reasons") or []]
+    return "".join(masking.mask(line) + "\n" for line in lines)
+
+
+def summary_object(record: dict[str, Any], result_path: Path) -> dict[str, Any]:
+    """`drills run --json`: the run's outcome as one JSON object (a subset of result.json,
+    which stays the record; numbers as numbers, booleans as booleans), every string masked."""
+    from drills.report.run_record import check_outcome, check_unit
+
+    checks = []
+    for c in record.get("checks") or []:
+        if not isinstance(c, dict):
+            continue
+        outcome = check_outcome(c)
+        checks.append({"name": c.get("name"), "status": c.get("status"), "mark": check_mark(c),
+                       "counts_as_pass": outcome.ok, "verdict": outcome.kind, "measured": c.get("measured"),
+                       "unit": check_unit(c) or None, "objective": c.get("objective"),
+                       "expected_failure": bool(c.get("expected_failure")), "summary": c.get("summary"),
+                       "waived": c.get("waived")})
+    return masking.masker().value({
+        "status": record.get("status"), "exit_code": record.get("exit_code"), "scenario": record.get("scenario"),
+        "run_id": record.get("run_id"), "run_dir": str(result_path.parent), "result": str(result_path),
+        "duration_s": record.get("duration_s"), "checks": checks, "reasons": list(record.get("reasons") or []),
+    })

@@ -69,6 +69,7 @@ class RunOptions:
     provider: str | None = None  # overrides the scenario topology's provider (local | containers)
     environment: Path | None = None  # someone else's environment (provider external): its file
     confirm: str | None = None  # a protected environment's name, repeated
+    json_summary: bool = False  # `--json`: the closing summary goes to the progress stream, stdout gets JSON
 
 
 @dataclass
@@ -580,14 +581,14 @@ class Drill:
                 self.progress.say(f"{kind} report failed: {exc}")
 
     def _summary_line(self, status: str, record: dict[str, Any]) -> None:
-        from drills.report.run_record import check_outcome
+        """The closing summary (drills.runner.progress): on stdout, or with `--json` on the
+        progress stream, stdout then carrying only the JSON object."""
+        from drills.runner.progress import closing_summary
+        from drills.terminal import use_colour
 
-        lines = [f"{status.upper()}: {self.scenario.name} ({record['duration_s']:.1f}s) — "
-                 f"{self.run_dir / result_mod.RESULT_FILE}"]
-        lines += [f"  check {c['name']}: {check_outcome(c).label}" for c in record["checks"]]
-        lines += [f"  - {reason}" for reason in record["reasons"]]
-        sys.stdout.write("".join(masking.mask(line) + "\n" for line in lines))
-        sys.stdout.flush()
+        stream = (self.opts.stream or sys.stderr) if self.opts.json_summary else sys.stdout
+        stream.write(closing_summary(record, self.run_dir / result_mod.RESULT_FILE, colour=use_colour(stream)))
+        stream.flush()
 
 
 def _file_sha256(path: Path) -> str | None:

@@ -24,18 +24,16 @@ from pydantic import ValidationError
 from drills import masking
 from drills.bulkload import gc_paused
 from drills.errors import ConfigError, UserError
-from drills.scenario.model import ParamSpec, Scenario
+from drills.scenario.model import LOADER_CHECKS, ParamSpec, Scenario
+from drills.scenario.semantics import scenario_problems
 from drills.yamlsource import (
-    MAX_REPORTED,
     SourceMap,
     decode_utf8,
     did_you_mean,
-    format_errors,
-    more_problems,
     parse,
-    problems_error,
+    problems_report,
     read_bytes,
-    validate_document,
+    validation_problems,
 )
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -84,45 +82,34 @@ def _load_scenario_text(
     doc, smap = parse(text, source)
     if doc is None:
         doc = {}
-    specs = _param_specs(doc, smap)
+    # Every problem of the file is collected before any is raised (`drills validate` lists
+    # them in one pass): the params section, `${name}` references, the structure, then the
+    # cross-part checks (drills.scenario.semantics) on whatever parts are sound.
+    specs, broken = _param_specs(doc)
     values, secrets = resolve_params(specs, params or {}, environ, require_secrets=require_secrets, source=source)
+    secret_values = [str(v) for v in secrets if v not in (None, "", SECRET_PLACEHOLDER)]
+    masking.register(*secret_values)  # whatever prints later masks them, a problem listed below too
+    ref_problems: list[str] = []
+    unresolved: set[str] = set()  # where a reference stays as written: its structural error would be noise
     if isinstance(doc, dict):
-        doc = {k: (v if k == "params" else _substitute(v, values, (k,), smap, specs)) for k, v in doc.items()}
-    scenario = validate_document(doc, smap, Scenario)
-    _check_fault_specs(scenario, smap)
+        doc = {k: (v if k == "params" else _substitute(v, values, (k,), smap, broken, ref_problems, unresolved))
+               for k, v in doc.items()}
+    scenario, messages, total = validation_problems(doc, smap, Scenario, context={LOADER_CHECKS: True})
+    if unresolved:
+        kept = [m for m in messages if m.split(": ", 1)[0] not in unresolved]
+        messages, total = kept, total - (len(messages) - len(kept))
+    semantic = [f"{where}: {what}" for where, what in scenario_problems(doc, smap, scenario)]
+    error = problems_report(source, [(ref_problems, len(ref_problems)), (messages, total), (semantic, len(semantic))])
+    if error is not None:
+        raise error
+    assert scenario is not None
     scenario._source = path
     scenario._sha256 = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
     scenario._param_values = values
-    scenario._secret_values = [str(v) for v in secrets if v not in (None, "", SECRET_PLACEHOLDER)]
-    masking.register(*scenario._secret_values)  # whatever prints later masks them
+    scenario._secret_values = secret_values
     if base is not None and scenario.topology is not None:
         scenario.topology = resolve_topology_ref(scenario.topology, base)
     return scenario
-
-
-def _check_fault_specs(scenario: Scenario, smap: SourceMap) -> None:
-    """Each `fault:` against the fault catalogue's own parameter rules (types, targets and
-    the ranges Toxiproxy and the servers accept), so `drills validate` refuses what
-    injecting would refuse; located at the offending key's value when there is one."""
-    from drills.faults.catalogue import validate_spec
-
-    failures: list[tuple[str, str]] = []  # (where, what)
-    for i, stage in enumerate(scenario.stages):
-        for j, step in enumerate(stage.steps):
-            if step.fault is None:
-                continue
-            try:
-                validate_spec(step.fault.model_dump(exclude_none=True))
-            except UserError as exc:
-                path = ("stages", i, "steps", j, "fault")
-                key = getattr(exc, "key", None)
-                failures.append((smap.where((*path, key) if key else path), exc.message))
-    if not failures:
-        return
-    listed = [f"{where}: {what}" for where, what in failures[:MAX_REPORTED]]
-    if len(failures) > MAX_REPORTED:
-        listed.append(more_problems(failures[MAX_REPORTED][0], len(failures) - MAX_REPORTED))
-    raise problems_error(smap.source, listed, len(failures))
 
 
 def resolve_topology_ref(topology: Any, base: Path) -> Any:
@@ -133,18 +120,20 @@ def resolve_topology_ref(topology: Any, base: Path) -> Any:
     return topology.resolved(base)
 
 
-def _param_specs(doc: Any, smap: SourceMap) -> dict[str, ParamSpec]:
-    if not isinstance(doc, dict) or not doc.get("params"):
-        return {}
-    section = doc["params"]
-    from drills.scenario.model import Scenario as _S
-
-    try:
-        partial = _S.model_validate({"name": "x", "params": section})
-    except ValidationError as exc:
-        messages = format_errors(exc, {"params": section}, smap, _S)
-        raise ConfigError("\n".join(messages)) from None
-    return partial.params
+def _param_specs(doc: Any) -> tuple[dict[str, ParamSpec], set[str]]:
+    """(the sound parameter declarations, the names of the broken ones). A broken one is
+    reported by the validation of the whole document; `${name}` references to it are
+    left alone rather than reported a second time as naming no parameter."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("params"), dict):
+        return {}, set()
+    specs: dict[str, ParamSpec] = {}
+    broken: set[str] = set()
+    for name, raw in doc["params"].items():
+        try:
+            specs.update(Scenario.model_validate({"name": "x", "params": {name: raw}}).params)
+        except ValidationError:
+            broken.add(str(name))
+    return specs, broken
 
 
 def resolve_params(
@@ -207,27 +196,38 @@ def _typed(text: str, default: Any) -> Any:
     return text
 
 
-def _substitute(value: Any, values: Mapping[str, Any], path: tuple[Any, ...], smap: SourceMap, specs: Mapping[str, ParamSpec]) -> Any:
+def _substitute(value: Any, values: Mapping[str, Any], path: tuple[Any, ...], smap: SourceMap, broken: set[str],
+                problems: list[str], unresolved: set[str]) -> Any:
+    """`${name}` -> its value; every reference that cannot be substituted is added to
+    `problems` (located) and left as written."""
     if isinstance(value, str):
         refs = _REF.findall(value)
         if not refs:
             return value
+        unresolved_here = False
         for ref in refs:
-            if ref not in values:
+            if ref in broken:
+                unresolved_here = True
+            elif ref not in values:
                 close = did_you_mean(ref, list(values))
                 hint = f"; did you mean `{close}`?" if close else ""
                 declared = f" (declared: {', '.join(values)})" if values else " (the scenario declares no params)"
-                raise ConfigError(f"{smap.where(path)}: `${{{ref}}}` names no parameter{hint}{declared}")
-            if values[ref] is None:
-                raise ConfigError(f"{smap.where(path)}: parameter `{ref}` has no value; give a default or pass --param {ref}=...")
+                problems.append(f"{smap.where(path)}: `${{{ref}}}` names no parameter{hint}{declared}")
+                unresolved_here = True
+            elif values[ref] is None:
+                problems.append(f"{smap.where(path)}: parameter `{ref}` has no value; give a default or pass --param {ref}=...")
+                unresolved_here = True
+        if unresolved_here:
+            unresolved.add(smap.where(path))
+            return value
         whole = _REF.fullmatch(value)
         if whole:
             return values[whole.group(1)]
         return _REF.sub(lambda m: str(values[m.group(1)]), value)
     if isinstance(value, dict):
-        return {k: _substitute(v, values, (*path, k), smap, specs) for k, v in value.items()}
+        return {k: _substitute(v, values, (*path, k), smap, broken, problems, unresolved) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, values, (*path, i), smap, specs) for i, v in enumerate(value)]
+        return [_substitute(v, values, (*path, i), smap, broken, problems, unresolved) for i, v in enumerate(value)]
     return value
 
 

@@ -22,10 +22,18 @@ def test_reference_drill_end_to_end(tmp_path: Path, drills_home: Path) -> None:
     env = {**os.environ, "DRILLS_HOME": str(drills_home), "DRILLS_HISTORY_DB": str(tmp_path / "history.sqlite")}
     res = subprocess.run(
         [sys.executable, "-m", "drills", "run", "scenarios/dc1-port-change-failover.yaml", "--approve", "failback",
-         "--out", str(run_dir), "--junit", str(tmp_path / "junit.xml"), "--html", str(tmp_path / "report.html")],
+         "--out", str(run_dir), "--junit", str(tmp_path / "junit.xml"), "--html", str(tmp_path / "report.html"),
+         "--json"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stdout + res.stderr
     result = json.loads((run_dir / "result.json").read_text())
+    # --json: stdout is one object; the text summary (measured value, unit, objective) went to stderr
+    summary = json.loads(res.stdout)
+    assert summary["status"] == "passed" and summary["exit_code"] == 0 and summary["run_dir"] == str(run_dir)
+    assert [c["name"] for c in summary["checks"]] == [c["name"] for c in result["checks"]]
+    assert all(c["counts_as_pass"] is True for c in summary["checks"])
+    assert "PASSED: dc1-port-change-failover" in res.stderr and "\033[" not in res.stderr
+    assert any(line.startswith("  ok    rto") and " s (objective 5 s)" in line for line in res.stderr.splitlines())
     assert result["status"] == "passed" and {c["status"] for c in result["checks"]} == {"passed"}
     rto = next(c for c in result["checks"] if c["name"] == "rto")
     assert 0 < rto["measured"] <= rto["objective"]

@@ -19,7 +19,7 @@ from drills.runner import result as result_mod
 from drills.runner.gates import Approvals
 from drills.runner.session import Drill, DrillParts, RunOptions
 from drills.runner.stages import StepError
-from drills.scenario import load_scenario_text
+from drills.scenario import Scenario, load_scenario_text
 
 
 class RecordingFault:
@@ -104,9 +104,9 @@ class NoTopology:
         return {}
 
 
-def drill(tmp_path: Path, text: str, *, provider: NoTopology | None = None, log: list[str] | None = None,
+def drill(tmp_path: Path, text: str | Scenario, *, provider: NoTopology | None = None, log: list[str] | None = None,
           evaluate: Any = None, approve: list[str] | None = None) -> tuple[Drill, NoTopology, list[str]]:
-    scenario = load_scenario_text(text, "s.yaml", environ={})
+    scenario = text if isinstance(text, Scenario) else load_scenario_text(text, "s.yaml", environ={})
     log = [] if log is None else log
     provider = provider or NoTopology()
     # No checks unless a test gives them: a real judge on a topology of nothing would rightly
@@ -171,7 +171,10 @@ def test_explicit_heal_step_is_journaled_by_step_and_not_healed_twice(tmp_path: 
 
 
 def test_heal_of_an_unknown_fault_fails_the_step(tmp_path: Path) -> None:
-    d, _, _ = drill(tmp_path, "name: x\nstages: [{name: a, steps: [{heal: nothing}]}]\n")
+    # the loader refuses such a file (drills.scenario.semantics); the runner's own defence is
+    # exercised with a scenario built in code
+    scenario = Scenario.model_validate({"name": "x", "stages": [{"name": "a", "steps": [{"heal": "nothing"}]}]})
+    d, _, _ = drill(tmp_path, scenario)
     out = d.execute()
     assert out.status == "failed" and "no fault named or targeting 'nothing'" in out.result["reasons"][0]
 
