@@ -88,7 +88,6 @@ def _load_scenario_text(
     specs, broken = _param_specs(doc)
     values, secrets = resolve_params(specs, params or {}, environ, require_secrets=require_secrets, source=source)
     secret_values = [str(v) for v in secrets if v not in (None, "", SECRET_PLACEHOLDER)]
-    masking.register(*secret_values)  # whatever prints later masks them, a problem listed below too
     ref_problems: list[str] = []
     unresolved: set[str] = set()  # where a reference stays as written: its structural error would be noise
     if isinstance(doc, dict):
@@ -101,8 +100,11 @@ def _load_scenario_text(
     semantic = [f"{where}: {what}" for where, what in scenario_problems(doc, smap, scenario)]
     error = problems_report(source, [(ref_problems, len(ref_problems)), (messages, total), (semantic, len(semantic))])
     if error is not None:
-        raise error
+        # the problems may quote a secret parameter's value: masked here, not registered for the
+        # whole process (a file that does not load must not make ordinary text masked afterwards)
+        raise ConfigError(masking.Masker(secret_values).text(str(error))) if secret_values else error
     assert scenario is not None
+    masking.register(*secret_values)  # whatever prints later masks them
     scenario._source = path
     scenario._sha256 = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
     scenario._param_values = values

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from drills.errors import UserError
-from drills.yamlsource import Path_, SourceMap
+from drills.yamlsource import Path_, SourceMap, key_text
 
 if TYPE_CHECKING:
     from drills.scenario.model import Scenario, Step
@@ -55,7 +55,7 @@ def coherence_problems(stage_names: Iterable[tuple[int, Any]], steps: Iterable[t
         if not isinstance(name, str):
             continue
         if name in first:
-            problems.append(Problem(("stages", i, "name"), f"stage names must be unique; repeated: {name} "
+            problems.append(Problem(("stages", i, "name"), f"stage names must be unique; repeated: {key_text(name)} "
                                     f"(first used by stage {first[name] + 1})"))
         else:
             first[name] = i
@@ -186,9 +186,9 @@ def _unknown_heal(heal: str, known: set[str], shown: int = 10) -> str:
 
     ordered = sorted(known)
     close = did_you_mean(heal, ordered)
-    hint = f"; did you mean `{close}`?" if close else ""
-    listing = ", ".join(ordered[:shown]) + (f" and {len(ordered) - shown:,} more" if len(ordered) > shown else "")
-    return f"heal `{heal}` names no fault injected before it{hint} (fault names and targets so far: {listing or 'none'})"
+    hint = f"; did you mean `{key_text(close)}`?" if close else ""
+    listing = ", ".join(key_text(n) for n in ordered[:shown]) + (f" and {len(ordered) - shown:,} more" if len(ordered) > shown else "")
+    return f"heal `{key_text(heal)}` names no fault injected before it{hint} (fault names and targets so far: {listing or 'none'})"
 
 
 def _gate_problems(steps: list[_StepAt]) -> list[Problem]:
@@ -203,7 +203,7 @@ def _gate_problems(steps: list[_StepAt]) -> list[Problem]:
         name = s.step.gate.name
         if name in first:
             f = first[name]
-            problems.append(Problem((*s.path, "gate", "name"), f"gate `{name}` is already the name of step "
+            problems.append(Problem((*s.path, "gate", "name"), f"gate `{key_text(name)}` is already the name of step "
                                     f"{f.index + 1} of stage {f.stage + 1}; an approval of one would pass both"))
         else:
             first[name] = s

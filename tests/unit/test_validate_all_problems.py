@@ -215,3 +215,34 @@ def test_heal_checks_stay_linear_on_10000_stages(tmp_path: Path, capsys: pytest.
     assert code == 2 and "heal `nope` names no fault injected before it" in err
     assert f"and {n + 1 - 10:,} more)" in err and len(err) < 2_000  # the known names are listed, capped
     assert elapsed < 10.0  # was minutes when each heal rescanned every stage before it
+
+
+def test_a_name_with_a_line_separator_keeps_each_problem_on_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by the validate fuzzer: a `heal:` name carrying U+2028 split the message in two,
+    leaving an unlocated line. Names a message quotes are shown escaped."""
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\ncontroller: {kind: reference}\nstages:\n  - name: \"a\\u2029b\"\n    steps:\n"
+                 "      - fault: {type: down, target: 'app:dc1', name: blip1}\n      - heal: \"b\\u2028lip1\"\n"
+                 "  - name: \"a\\u2029b\"\n    steps: [{wait: 1s}]\n", encoding="utf-8")
+    code, _, err = run_validate(capsys, str(f))
+    lines = err.rstrip("\n").split("\n")
+    assert code == 2 and not any(c in err for c in "\u2028\u2029\x85")
+    assert any("heal `b\\u2028lip1` names no fault" in line and line.startswith(f"  {f}:7:") for line in lines), err
+    assert any("repeated: a\\u2029b" in line for line in lines), err
+
+
+def test_a_file_that_does_not_load_registers_no_secret_for_the_process(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its problems are masked with its secrets, but the secrets are not added to the process's
+    masker: a later, unrelated message must not lose 6-character fragments of them."""
+    from drills import masking
+
+    monkeypatch.setenv("DRILLS_T_PW2", "zq-unusual-fragment-42")
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\nparams: {pw: {secret: true, env: DRILLS_T_PW2}}\ncontroller: {kind: reference}\n"
+                 "stages:\n  - name: a\n    steps:\n      - heal: \"x-${pw}\"\n", encoding="utf-8")
+    code, _, err = run_validate(capsys, str(f))
+    assert code == 2 and "zq-unusual" not in err and "x-***" in err
+    assert "zq-unusual-fragment-42" not in masking._registered
+    assert masking.mask("an unusual-fragment of text") == "an unusual-fragment of text"
