@@ -448,13 +448,16 @@ def collapse_key_rows(rows: list[dict[str, Any]], key: str = "key") -> list[dict
 
 def compact_lists(value: Any, limit: int = 20) -> Any:
     """A copy of `value` with every list of more than `limit` integers written as its ranges
-    ("433–692 (260 values)"), so a printed evidence dump does not run over pages of numbers;
-    result.json keeps every value."""
+    ("433–692 (260 values)"), and every list of more than `limit` evidence rows with their runs
+    of consecutive keys folded as in the tables (`collapse_key_rows`), so a printed evidence
+    dump does not run over pages of numbers; result.json keeps every value."""
     if isinstance(value, dict):
         return {k: compact_lists(v, limit) for k, v in value.items()}
     if isinstance(value, list):
         if len(value) > limit and all(_int_key(v) is not None for v in value):
             return f"{key_ranges(value)} ({len(value)} values)"
+        if len(value) > limit and all(isinstance(v, dict) and "key" in v for v in value):
+            value = collapse_key_rows(value)
         return [compact_lists(v, limit) for v in value]
     return value
 

@@ -296,3 +296,28 @@ def test_signature_lines_are_lines_not_boxes() -> None:
     html = compliance_html(load_run(RUNS / PASSED))
     assert ".sig>div{" in html and ".sig div{" not in html
     assert html.count('<div class="line"></div>') == 4
+
+
+def test_the_printed_evidence_dump_folds_rows_of_consecutive_keys_too(tmp_path: Path) -> None:
+    """The 260 keys of the issue are rows ({"table", "key", ...}), not a bare list of numbers: the
+    folded-open evidence dump must not print them one line each over pages."""
+    rows = [{"table": "app.orders", "key": k, "what": "differs"} for k in range(433, 693)]
+    assert compact_lists({"explained": rows}) == {
+        "explained": [{"table": "app.orders", "key": "433–692 (260 keys)", "what": "differs"}]}
+    short = rows[:5]
+    assert compact_lists({"explained": short}) == {"explained": short}  # a short list stays as recorded
+    gappy = [{"table": "t", "key": k, "what": "x"} for k in range(0, 60, 2)]
+    assert compact_lists({"explained": gappy}) == {"explained": gappy}  # nothing to fold: unchanged
+
+    def many_keys(doc: dict[str, Any]) -> None:
+        check_of(doc, "data_consistency")["evidence"]["explained"] = [
+            {"table": "app.orders", "key": k, "what": "differs", "because": "an order lost at a failover"}
+            for k in range(433, 693)]
+
+    run = edited_run(tmp_path, FAILED, many_keys)
+    html = unescape(render_html(run, tmp_path / "r.html").read_text(encoding="utf-8"))
+    dump = html[html.index("<summary>Full evidence", html.index('class="evidence-explained"')):]
+    dump = dump[:dump.index("</details>")]
+    assert '"key": "433–692 (260 keys)"' in dump
+    assert '"key": 434' not in dump
+    assert "every value is in" in dump  # the note naming result.json, where every key stays
