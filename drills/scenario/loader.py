@@ -213,7 +213,8 @@ def _substitute(value: Any, values: Mapping[str, Any], path: tuple[Any, ...], sm
             elif ref not in values:
                 close = did_you_mean(ref, list(values))
                 hint = f"; did you mean `{close}`?" if close else ""
-                declared = f" (declared: {', '.join(values)})" if values else " (the scenario declares no params)"
+                names = [*values, *(f"{b} (itself invalid)" for b in sorted(broken))]
+                declared = f" (declared: {', '.join(names)})" if names else " (the scenario declares no params)"
                 problems.append(f"{smap.where(path)}: `${{{ref}}}` names no parameter{hint}{declared}")
                 unresolved_here = True
             elif values[ref] is None:

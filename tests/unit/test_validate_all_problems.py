@@ -246,3 +246,27 @@ def test_a_file_that_does_not_load_registers_no_secret_for_the_process(
     assert code == 2 and "zq-unusual" not in err and "x-***" in err
     assert "zq-unusual-fragment-42" not in masking._registered
     assert masking.mask("an unusual-fragment of text") == "an unusual-fragment of text"
+
+
+def test_a_reference_to_an_unknown_name_does_not_claim_no_params_when_one_is_declared_but_broken(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pw` is declared (with a problem of its own): `${nope}` must not be told the scenario
+    declares no params, and the broken declaration is named."""
+    f = tmp_path / "s.yaml"
+    f.write_text(textwrap.dedent("""\
+        name: s
+        params:
+          pw: {secret: true, default: not-allowed}
+        stages:
+          - name: a
+            steps:
+              - wait: ${nope}
+        """))
+    code, _, err = run_validate(capsys, str(f))
+    assert code == 2
+    line = next(x for x in err.splitlines() if "${nope}" in x)
+    assert "declares no params" not in line and "pw" in line, line
+    # negative control: with no params block at all, the message still says so
+    f.write_text(f.read_text().replace("params:\n  pw: {secret: true, default: not-allowed}\n", ""))
+    code, _, err = run_validate(capsys, str(f))
+    assert code == 2 and "the scenario declares no params" in err, err
