@@ -80,7 +80,7 @@ def establish(topo: Topology, settings: ActiveActive, journal: Any = None, *,
         for conn in conns.values():
             conn.close()
     setup = {"central": settings.central, "links": links, "domains": dict(DOMAINS),
-             "filter_links": list(settings.filter_links)}
+             "filter_links": list(settings.filter_links), "declared": topo.declared_filters.as_filters()}
     if journal is not None:
         journal.record(SOURCE, events.AA_TOPOLOGY, **setup)
         journal.record(SOURCE, events.AA_LOOP_CHECK, **loop)
@@ -175,6 +175,7 @@ def link_states(topo: Topology) -> dict[str, dict[str, Any]]:
                 "io": bool(st and st.io_running), "sql": bool(st and st.sql_running),
                 "sql_errno": int(raw.get("Last_SQL_Errno") or 0),
                 "sql_error": (st.last_sql_error if st else "") or "", "gtid_slave_pos": pos,
+                "filters": admin.read_filters(conn),
             }
         finally:
             conn.close()

@@ -364,6 +364,10 @@ class Drill:
             self.progress.say(f"bringing the topology up in {self.state_dir}")
             self.topo = provider.up(spec, self.state_dir, lambda msg: self.progress.say(f"  {msg}"))
         self._copy_filter_list()
+        if topology_spec(self.scenario).mode == "active-active":
+            from drills.active_active.runner import prepare
+
+            prepare(self.topo, topology_spec(self.scenario), self.journal, provider.name)
         for secret in self.topo.secrets():
             self.journal.add_secret(secret)
             self.secrets.append(secret)
