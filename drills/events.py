@@ -129,3 +129,4 @@ AA_CUTOVER_STEP = "aa.cutover"  # {cutover, step, ...}: one step of the cut-over
 AA_LINK = "aa.link"  # {source, replica, io, sql, errno, error, gtid_slave_pos}: a link's state as observed
 AA_ROWS = "aa.rows"  # {dc, rows: {id: [token, unit]}}: the unit table read back at the end (settlement)
 AA_SETTLE = "aa.settle"  # {caught_up, link_errors, waited_ms}: the end-of-run wait for both links before the read-back
+AA_REJOIN = "aa.rejoin"  # {dc, source, filters, running}: a returned unit took its link again (failback in active-active)

@@ -49,6 +49,10 @@ POLL_S = 0.01
 class CutoverError(UserError):
     """The cut-over stopped (stalled past its timeout, or refused)."""
 
+    def __init__(self, message: str, at: str = "start"):
+        super().__init__(message)
+        self.at = at
+
 
 class CutoverController:
     """`controller: {kind: cutover}` in a scenario whose topology is active-active."""
@@ -73,8 +77,19 @@ class CutoverController:
     def switchover(self, to: str | None = None) -> None:
         raise CutoverError("active-active mode has no single writer to switch over: use a `cutover:` step")
 
-    def failback(self, to: str | None = None) -> None:
-        raise CutoverError("active-active mode: move users back with a `cutover:` step")
+    def failback(self, to: str | None = None) -> dict[str, Any]:
+        """A failed unit is back: it takes its link again (filters included). Its users stay
+        where the failover put them; moving them back is a `cutover:` step."""
+        from drills.active_active.topology import rejoin
+
+        dc = to or "dc1"
+        settings = getattr(self.topo, "active_active", None)
+        if settings is None:
+            raise CutoverError("failback needs an active-active topology")
+        out = rejoin(self.topo, settings, dc, self.journal)
+        if not out["running"]:
+            raise CutoverError(f"{dc}'s link from {self.topo.other(dc)} did not start")
+        return {"ok": True, **out}
 
     def failover(self, to: str | None = None, force: bool = False) -> dict[str, Any]:
         """Whole-DC failover: every range of the other unit moves to `to`."""
@@ -101,6 +116,14 @@ class CutoverController:
                                f"(owners {sorted(o or '-' for o in owners)})")
         step = self._stepper(cid, moving, source, to, forced)
         step("start", write_ban=self.spec.write_ban, wait_catch_up=self.spec.wait_catch_up)
+        try:
+            return self._protocol(cid, moving, source, to, forced, step, deadline, t0)
+        except CutoverError as exc:
+            step("stalled", at=exc.at, error=str(exc))
+            raise
+
+    def _protocol(self, cid: int, moving: units.Range, source: str, to: str, forced: bool,
+                  step: Callable[..., None], deadline: float, t0: int) -> dict[str, Any]:
         ban_point: str | None = None
         if self.spec.write_ban:
             version = self._publish(deadline, "ban_published", lambda d: units.with_ban(d, moving))
@@ -149,9 +172,8 @@ class CutoverController:
             except (ConfigCenterError, EnvironmentProblem) as exc:
                 last = str(exc)
             if time.monotonic() > deadline:
-                self.journal.record(SOURCE, events.AA_CUTOVER_STEP, step="stalled", at=what, error=last)
                 raise CutoverError(f"cutover stalled at {what} for {self.spec.cutover_timeout}s ({last}); "
-                                   "the ban and the old rules stay in force")
+                                   "the ban and the old rules stay in force", at=what)
             time.sleep(0.05)
 
     def _cc(self, key: str | None = None) -> ConfigCenter:
@@ -209,9 +231,8 @@ class CutoverController:
                 if all(v >= version for v in seen.values()):
                     return seen
                 if time.monotonic() > deadline:
-                    self.journal.record(SOURCE, events.AA_CUTOVER_STEP, step="stalled", at=what, acks=seen)
                     raise CutoverError(f"cutover stalled at {what}: clients did not apply rules version {version} "
-                                       f"(acknowledged: {seen})")
+                                       f"(acknowledged: {seen})", at=what)
                 time.sleep(POLL_S)
         finally:
             for cc in ccs.values():
@@ -244,8 +265,8 @@ class CutoverController:
         conn = self.topo.connect(to, timeout=2.0, read_timeout=max(1.0, deadline - time.monotonic()) + 2)
         try:
             if not admin.wait_for_gtid(conn, gtid, max(0.1, deadline - time.monotonic())):
-                self.journal.record(SOURCE, events.AA_CUTOVER_STEP, step="stalled", at="caught_up", gtid=gtid)
-                raise CutoverError(f"cutover stalled: {to} did not apply {gtid} in time; the ban stays in force")
+                raise CutoverError(f"cutover stalled: {to} did not apply {gtid} in time; the ban stays in force",
+                                   at="caught_up")
         finally:
             conn.close()
         return round((time.monotonic() - t0) * 1000, 3)

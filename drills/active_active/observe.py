@@ -50,9 +50,12 @@ def collect_end(topo: Any, journal: Any) -> None:
     try:
         t0 = time.monotonic()
         caught: dict[str, bool] = {}
+        before = aa_topology.link_states(topo)
+        # a link stopped on an error will not catch up: waiting for it only delays the record
+        broken = any(st.get("sql_errno") for st in before.values())
         if len(conns) == 2:
             try:
-                caught = aa_topology.catch_up(topo, conns, SETTLE_TIMEOUT)
+                caught = aa_topology.catch_up(topo, conns, 1.0 if broken else SETTLE_TIMEOUT)
             except Exception as exc:  # noqa: BLE001 - a broken server: recorded, judged unknown
                 errors["catch_up"] = str(exc)
         links = aa_topology.link_states(topo)
@@ -69,7 +72,7 @@ def collect_end(topo: Any, journal: Any) -> None:
                 rows = [list(r) for r in cur.fetchall()]
             journal.record(SOURCE, events.AA_ROWS, dc=dc, when="end", rows=rows)
         if len(conns) == 2:
-            loop = aa_topology.verify_no_loop(topo, conns, timeout=5.0)
+            loop = aa_topology.verify_no_loop(topo, conns, timeout=1.0 if link_errors else 5.0)
             journal.record(SOURCE, events.AA_LOOP_CHECK, when="end", **loop)
     finally:
         for conn in conns.values():

@@ -25,6 +25,7 @@ from typing import Any
 from drills import events
 from drills.errors import EnvironmentProblem
 from drills.mysql import admin
+from drills.mysql.dialect import ReplicaSettings
 from drills.topology.spec import ActiveActive
 from drills.topology.state import DCS, Topology
 
@@ -87,6 +88,35 @@ def establish(topo: Topology, settings: ActiveActive, journal: Any = None, *,
     if not loop["ok"]:
         raise EnvironmentProblem("active-active: replication loops or does not carry rows: " + "; ".join(loop["problems"]))
     return {**setup, "loop_check": loop}
+
+
+def rejoin(topo: Topology, settings: ActiveActive, dc: str, journal: Any = None, *,
+           timeout: float = CATCH_UP_TIMEOUT) -> dict[str, Any]:
+    """A unit that came back (restarted: its replica filters, set at run time, are gone and
+    its replica threads do not start by themselves) takes its link from the other unit again,
+    with the link's filters, from where it stopped (its gtid_slave_pos survives the restart)."""
+    assert topo.credentials is not None
+    source = topo.other(dc)
+    filters = link_filters(topo, settings, source, dc)
+    host, port = topo.link_address(source, dc)
+    conn = topo.connect(dc, timeout=5.0, read_timeout=timeout + 5)
+    try:
+        d = admin.dialect(conn)
+        with conn.cursor() as cur:
+            cur.execute(d.stop_replica())
+            cur.execute(f"SET GLOBAL gtid_domain_id = {DOMAINS[dc]}")
+            for sql, args in d.change_source(ReplicaSettings(host, port, topo.credentials.repl_user,
+                                                             topo.credentials.repl_password)):
+                cur.execute(sql, args)
+        admin.set_filters(conn, filters)
+        admin.start_replica(conn)
+        running = _wait_running(conn, timeout)
+    finally:
+        conn.close()
+    out = {"dc": dc, "source": source, "filters": filters, "running": running}
+    if journal is not None:
+        journal.record(SOURCE, events.AA_REJOIN, **out)
+    return out
 
 
 def _wait_running(conn: Any, timeout: float) -> bool:

@@ -40,27 +40,40 @@ def check(hist: History) -> Verdict:
         return Verdict(NAME, UNKNOWN, None, OBJECTIVE, "No cut-over is in the record.", {})
     results = [_judge(rec, c) for c in rec.cutovers]
     status = combine([r["status"] for r in results])
-    pick = next(r for r in results if r["status"] == status)
+    summary = " ".join(r["summary"] for r in results if r["status"] == status)
     measured = {"cutovers": len(results), "violations": sum(len(r["violations"]) for r in results),
                 "ryw_missing": sum(r.get("ryw_missing", 0) for r in results)}
-    return Verdict(NAME, status, measured, OBJECTIVE, pick["summary"], {"cutovers": results})
+    return Verdict(NAME, status, measured, OBJECTIVE, summary, {"cutovers": results})
 
 
 def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
     out: dict[str, Any] = {"cutover": c.id, "range": list(c.range), "from": c.source, "to": c.to, "forced": c.forced,
                            "violations": [], "gaps": []}
     v, gaps = out["violations"], out["gaps"]
-    moved = [r for r in rec.rules if any(lo <= c.range[0] and c.range[1] <= hi and dc == c.to for lo, hi, dc in r.units)]
     step = c.steps.get("rules_published")
-    new_version = int(step.get("rules_version")) if step is not None else (moved[0].version if moved else None)
+    if step is not None:
+        new_version: int | None = int(step.get("rules_version"))
+    else:  # the controller did not say: any version moving the range after its start that no other cut-over claims
+        claimed = {int(o.steps["rules_published"].get("rules_version")) for o in rec.cutovers
+                   if o is not c and "rules_published" in o.steps}
+        started = c.at("start") or 0
+        moved = [r for r in rec.rules if r.mono_ns >= started and r.version not in claimed
+                 and any(lo <= c.range[0] and c.range[1] <= hi and dc == c.to for lo, hi, dc in r.units)
+                 and not any(lo <= c.range[0] and c.range[1] <= hi and dc == c.to
+                             for lo, hi, dc in (rec.rules_at(r.mono_ns - 1).units if rec.rules_at(r.mono_ns - 1) else ()))]
+        new_version = moved[0].version if moved else None
     if new_version is None:
-        out["status"] = UNKNOWN
-        out["summary"] = f"cut-over {c.id}: the new rules were never published (the cut-over did not finish)."
-        if c.steps.get("stalled"):
-            out["summary"] += " It stalled with the ban in force, never half-switched."
+        stalled = c.steps.get("stalled")
+        if stalled is not None:  # stopped before the new rules: the safe stop the protocol asks for
+            out["status"] = PASSED
+            out["stalled_at"] = stalled.get("at")
+            out["summary"] = (f"cut-over {c.id} stalled at {stalled.get('at')} and stopped before publishing new rules: "
+                              "the old units stayed in force, nothing half-switched.")
+        else:
+            out["status"] = UNKNOWN
+            out["summary"] = f"cut-over {c.id}: the new rules were never published and the record does not say why."
         return out
     publish = rec.effective_publish_ns(new_version)
-    assert True
     if publish is None:
         out["status"] = UNKNOWN
         out["summary"] = f"cut-over {c.id}: no record of rules version {new_version} being published."
