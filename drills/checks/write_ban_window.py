@@ -1,5 +1,6 @@
 """write_ban_window: per moved range, how long its users could not write — from the ban's
-publication to its lift — with the phases of the cut-over protocol in between. An objective
+publication to its lift (the last client's acknowledgement of the lift: a client refuses
+the users until it has applied it) — with the phases of the cut-over protocol in between. An objective
 like RTO (`objectives.write_ban_window`, seconds): within → passed; beyond → failed; a ban
 never lifted → failed (those users are still locked out). No objective → passed once lifted,
 the figure reported (as `rto` does). No ban in the record → unknown.
@@ -28,6 +29,10 @@ def check(hist: History, *, objective: float | None = None) -> Verdict:
     windows: list[dict[str, Any]] = []
     for rules, lifted in published:
         assert rules.ban is not None
+        if lifted is not None:  # a client refuses until it has applied the lift: the window ends at the last one
+            lift = next(r for r in rec.rules if r.mono_ns == lifted)
+            applied = [a.mono_ns for a in (rec.first_ack(c, lift.version) for c in rec.clients or []) if a is not None]
+            lifted = max([lifted, *applied])
         cut = next((c for c in rec.cutovers if c.range == rules.ban), None)
         phases = {}
         if cut is not None:
