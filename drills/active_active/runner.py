@@ -15,10 +15,15 @@ from drills.topology.spec import TopologySpec
 SOURCE = "topology"
 
 
-def prepare(topo: Any, spec: TopologySpec, journal: Any, provider: str) -> dict[str, Any]:
+def refuse_provider(provider: str) -> None:
+    """Two-way replication is set up and verified on the local provider only so far."""
     if provider != "local":
         raise UserError(f"topology mode active-active runs on the local provider only for now (this run uses "
                         f"provider {provider}); run it without --provider/`provider:` or with `provider: local`")
+
+
+def prepare(topo: Any, spec: TopologySpec, journal: Any, provider: str) -> dict[str, Any]:
+    refuse_provider(provider)
     setup = aa_topology.establish(topo, spec.active_active, journal)
     cc = topo.config_center()
     try:

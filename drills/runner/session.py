@@ -342,6 +342,10 @@ class Drill:
     def _bring_up(self) -> None:
         provider = self.provider or provider_for(topology_spec(self.scenario).provider)
         self.provider = provider
+        if topology_spec(self.scenario).mode == "active-active":  # refused before anything starts
+            from drills.active_active.runner import refuse_provider
+
+            refuse_provider(self.opts.provider or provider.name)
         state_dir = self.opts.state_dir
         if state_dir is None and self.env_file is not None:
             state_dir = provider.state_dir()  # type: ignore[attr-defined]

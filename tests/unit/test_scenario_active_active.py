@@ -54,3 +54,12 @@ def test_reversed_range_is_refused_with_its_place() -> None:
 
 def test_unknown_mode_is_refused() -> None:
     assert "mode" in error(AA.replace("active-active", "multi-master"))
+
+
+def test_another_provider_is_refused_before_anything_starts() -> None:
+    from drills.active_active.runner import refuse_provider
+    from drills.errors import UserError
+
+    refuse_provider("local")
+    with pytest.raises(UserError, match="local provider only"):
+        refuse_provider("containers")
