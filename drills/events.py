@@ -119,3 +119,14 @@ CHECK_RESULT = "check.result"  # {name, status, measured, objective, expected_fa
 
 LEDGER_FUNCTIONS = ("write_order", "alloc_segment", "write_job_log", "read")
 LEDGER_TYPES = ("invoke", "ok", "fail", "info", "settle")
+
+# ---- active-active mode (drills.active_active) ---------------------------------------------
+AA_TOPOLOGY = "aa.topology"  # {central, links: {"dc1->dc2": {filters, running}}, domains: {dc: id}}
+AA_LOOP_CHECK = "aa.loop_check"  # {ok, rows: {origin: {dc: n}}, slave_pos: {dc: str}, problems}
+AA_RULES = "aa.rules"  # {unit_epoch, units, ban, revision, by}: a unit-rule version published to etcd
+AA_ACK = "aa.ack"  # {client, dc, unit_epoch, ban_epoch, banned}: a client applied this rule version
+AA_CUTOVER_STEP = "aa.cutover"  # {cutover, step, ...}: one step of the cut-over protocol (journaled as done)
+AA_LINK = "aa.link"  # {source, replica, io, sql, errno, error, gtid_slave_pos}: a link's state as observed
+AA_ROWS = "aa.rows"  # {dc, rows: {id: [token, unit]}}: the unit table read back at the end (settlement)
+AA_SETTLE = "aa.settle"  # {caught_up, link_errors, waited_ms}: the end-of-run wait for both links before the read-back
+AA_REJOIN = "aa.rejoin"  # {dc, source, filters, running}: a returned unit took its link again (failback in active-active)

@@ -149,6 +149,7 @@ class History:
     # epoch naming another DC later, a controller's claim the key contradicted
     route_problems: list[dict[str, Any]] = field(default_factory=list)
     observed_epochs: set[int] | None = None  # epochs the journal shows the key holding (None: no route record)
+    ledger_records: list[dict[str, Any]] = field(default_factory=list, repr=False)  # raw lines (active-active checks)
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -179,6 +180,8 @@ class History:
                                      str(rec.get("source", "")), str(rec.get("kind", "")),
                                      payload, str(rec.get("wall", ""))))
         hist.events.sort(key=lambda e: (e.mono_ns, e.seq))
+        ledger = list(ledger)
+        hist.ledger_records = [r for r in ledger if isinstance(r, dict)]
         hist.ops = _pair_ops(ledger, hist.ledger_problems)
         hist.routes = _route_timeline(hist.events, hist.ops, hist.route_problems)
         if any(e.kind in (ev.ROUTE_CHANGED, ev.ROUTE_PUBLISHED) for e in hist.events):

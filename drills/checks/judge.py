@@ -14,13 +14,18 @@ from typing import Any
 
 from drills import events as ev
 from drills.checks import (
+    cutover_protocol,
     data_consistency,
     filters,
+    replication_conflicts,
     rpo,
     rto,
     sequence_continuity,
     split_brain,
+    unit_isolation,
+    units_classic,
     write_availability,
+    write_ban_window,
 )
 from drills.checks.history import History
 from drills.checks.verdict import PASSED, UNKNOWN, Verdict
@@ -70,6 +75,44 @@ CHECKS: dict[str, CheckFunction] = {
     "write_availability": _write_availability,
 }
 
+def _unit_isolation(hist: History, scenario: Scenario) -> Verdict:
+    return unit_isolation.check(hist)
+
+
+def _cutover_protocol(hist: History, scenario: Scenario) -> Verdict:
+    return cutover_protocol.check(hist)
+
+
+def _write_ban_window(hist: History, scenario: Scenario) -> Verdict:
+    return write_ban_window.check(hist, objective=scenario.objectives.write_ban_window)
+
+
+def _replication_conflicts(hist: History, scenario: Scenario) -> Verdict:
+    return replication_conflicts.check(hist)
+
+
+# An active-active run (the record holds `aa.topology`) has no single active DC to measure a
+# switch from: its own checks, and the single-writer ones asked the two-writer question
+# (drills.checks.units_classic). rto and write_availability have no meaning there; the
+# write-ban window is their counterpart.
+ACTIVE_ACTIVE_CHECKS: dict[str, CheckFunction] = {
+    "rpo": lambda hist, scenario: units_classic.rpo(hist, scenario.objectives.rpo),
+    "sequence_continuity": lambda hist, scenario: units_classic.sequence_continuity(hist),
+    "filter_tables": lambda hist, scenario: units_classic.filter_tables(hist),
+    "data_consistency": lambda hist, scenario: units_classic.data_consistency(hist),
+    "split_brain": lambda hist, scenario: units_classic.split_brain(hist),
+    "unit_isolation": _unit_isolation,
+    "cutover_protocol": _cutover_protocol,
+    "write_ban_window": _write_ban_window,
+    "replication_conflicts": _replication_conflicts,
+}
+
+
+def registry(hist: History) -> dict[str, CheckFunction]:
+    """The checks this record is judged by: decided from the record, so a re-judge agrees."""
+    return ACTIVE_ACTIVE_CHECKS if hist.first(ev.AA_TOPOLOGY) is not None else CHECKS
+
+
 # The checks that judge writes against the route timeline: a pass is only as good as it.
 ROUTE_CHECKS = frozenset({"rto", "rpo", "sequence_continuity", "data_consistency", "split_brain"})
 
@@ -112,7 +155,7 @@ def judge_record(run_dir: str | os.PathLike[str], scenario: Scenario | None) -> 
         if isinstance(waive, dict):
             env_waivers.update({str(k): str(v) for k, v in waive.items()})
     verdicts = []
-    for name, fn in CHECKS.items():
+    for name, fn in registry(hist).items():
         try:
             verdict = fn(hist, scenario)
         except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal to the run
@@ -134,4 +177,4 @@ def judge_record(run_dir: str | os.PathLike[str], scenario: Scenario | None) -> 
     return verdicts
 
 
-__all__ = ["CHECKS", "NO_SCENARIO", "Verdict", "judge_record"]
+__all__ = ["ACTIVE_ACTIVE_CHECKS", "CHECKS", "NO_SCENARIO", "Verdict", "judge_record"]

@@ -44,6 +44,14 @@ def make_controller(spec: ControllerSpec, topo: Any, journal: Any, *, run_dir: P
     `run_dir`, and stops waiting for its monitor to be ready when the run is `interrupted`."""
     if spec.kind == "none":
         raise ValueError("controller kind none has no controller: switches are `route:` steps")
+    if spec.kind == "cutover":
+        from drills.active_active import observe
+        from drills.active_active.cutover import CutoverController
+        from drills.workload import _active_active
+
+        settings = _active_active(topo, "controller kind cutover")
+        return CutoverController(spec, topo, journal, users=settings.users,
+                                 observe_rows=lambda dc, moving, when: observe.rows_at(topo, journal, dc, moving, when))
     if spec.kind == "external":
         return ExternalController(spec, topo, journal, run_dir=run_dir, interrupted=interrupted, environ=environ)
     from drills.control.topology_plane import TopologyPlane

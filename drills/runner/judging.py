@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drills import events as ev
-from drills.checks.judge import CHECKS, judge_record
+from drills.checks.judge import ACTIVE_ACTIVE_CHECKS, CHECKS, judge_record
 from drills.checks.verdict import PASSED
 from drills.journal import Journal
 from drills.observe.collector import OBSERVE_ERROR, record_observation
@@ -28,7 +28,15 @@ def evaluate(run_dir: str | os.PathLike[str], scenario: Any, topo: Any, journal:
     The observations end with a `run.checks` line: the record judged is everything before
     it, which is also exactly what `drills judge RUN_DIR` reads later."""
     run_dir = Path(run_dir)
-    if topo is not None:
+    active_active = topo is not None and getattr(topo, "active_active", None) is not None
+    if active_active:  # two writers: the unit observer (drills.active_active.observe) instead
+        from drills.active_active.observe import collect_end
+
+        try:
+            collect_end(topo, journal)
+        except Exception as exc:  # noqa: BLE001 - judging must still happen on what was recorded
+            journal.record("check", OBSERVE_ERROR, what="collect", error=str(exc))
+    elif topo is not None:
         from drills.observe import collector
 
         try:
@@ -36,7 +44,7 @@ def evaluate(run_dir: str | os.PathLike[str], scenario: Any, topo: Any, journal:
         except Exception as exc:  # noqa: BLE001 - judging must still happen on what was recorded
             journal.record("check", OBSERVE_ERROR, what="collect", error=str(exc))
         _observe_consistency(topo, journal)
-    journal.record("runner", ev.RUN_CHECKS, names=list(CHECKS))
+    journal.record("runner", ev.RUN_CHECKS, names=list(ACTIVE_ACTIVE_CHECKS if active_active else CHECKS))
     verdicts = judge_record(run_dir, scenario)
     for v in verdicts:
         journal.record("check", ev.CHECK_RESULT, name=v["name"], status=v["status"], measured=v["measured"],

@@ -343,6 +343,10 @@ class Drill:
     def _bring_up(self) -> None:
         provider = self.provider or provider_for(topology_spec(self.scenario).provider)
         self.provider = provider
+        if topology_spec(self.scenario).mode == "active-active":  # refused before anything starts
+            from drills.active_active.runner import refuse_provider
+
+            refuse_provider(self.opts.provider or provider.name)
         state_dir = self.opts.state_dir
         if state_dir is None and self.env_file is not None:
             state_dir = provider.state_dir()  # type: ignore[attr-defined]
@@ -365,6 +369,10 @@ class Drill:
             self.progress.say(f"bringing the topology up in {self.state_dir}")
             self.topo = provider.up(spec, self.state_dir, lambda msg: self.progress.say(f"  {msg}"))
         self._copy_filter_list()
+        if topology_spec(self.scenario).mode == "active-active":
+            from drills.active_active.runner import prepare
+
+            prepare(self.topo, topology_spec(self.scenario), self.journal, provider.name)
         for secret in self.topo.secrets():
             self.journal.add_secret(secret)
             self.secrets.append(secret)

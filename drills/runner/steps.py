@@ -67,6 +67,8 @@ class DrillContext:
         reached is journaled as such and the checks say what could not be judged."""
         from drills.observe import collector as evidence
 
+        if getattr(self.topo, "active_active", None) is not None:
+            return  # two writers: the unit observer records its own points (drills.active_active.observe)
         if when == "baseline":
             with self._lock:
                 if self.baseline_observed:
@@ -219,10 +221,15 @@ def actions(ctx: DrillContext) -> dict[str, Action]:
         stats = ctx.stop_workload()
         return {"workload": stats}
 
+    def cutover(step: Step, call: StepCall) -> dict[str, Any] | None:
+        assert step.cutover is not None
+        spec = step.cutover
+        return _controller_call(lambda: ctx.controller.cutover(tuple(spec.range), spec.to), planned=True)
+
     return {
         "wait": wait, "sql": sql, "shell": shell, "fault": fault, "heal": heal, "switchover": switchover,
         "failover": failover, "failback": failback, "expect": expect, "gate": gate, "route": route,
-        "workload": workload,
+        "workload": workload, "cutover": cutover,
     }
 
 

@@ -35,7 +35,8 @@ from drills.yamlsource import Duration
 
 DcName = Literal["dc1", "dc2"]
 CheckName = Literal["rto", "rpo", "sequence_continuity", "filter_tables", "data_consistency", "split_brain",
-                    "write_availability"]
+                    "write_availability", "unit_isolation", "cutover_protocol", "write_ban_window",
+                    "replication_conflicts"]
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
 _RATE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*/\s*(s|sec|m|min)\s*$")
@@ -94,7 +95,8 @@ class SequenceSpec(Strict):
 class WorkloadSpec(Strict):
     """The application that writes during the drill. Absent section = no workload."""
 
-    kind: Literal["orders", "external", "none"] = "orders"
+    kind: Literal["orders", "external", "none", "unit-orders"] = Field(
+        "orders", description="unit-orders: the active-active application (orders routed by buyer to its unit)")
     rate: Rate = 200.0
     workers: int = Field(4, ge=1, le=256)
     sequence: SequenceSpec = SequenceSpec()
@@ -105,6 +107,9 @@ class WorkloadSpec(Strict):
     query_timeout: Duration = Field(2.0, gt=0, description="an unanswered write becomes `info` (outcome unknown) after this")
     command: str | None = Field(None, description="kind external: the user's load generator")
     ledger: str | None = Field(None, description="kind external: path of the ledger it writes (ledger.jsonl format)")
+    ids: Literal["distributed", "auto-increment"] = Field(
+        "distributed", description="unit-orders: the distributed ID scheme, or AUTO_INCREMENT with the same offset on "
+                                   "both units (the negative case)")
 
     @model_validator(mode="after")
     def _external_needs_command(self) -> WorkloadSpec:
@@ -124,9 +129,13 @@ class ProbeSpec(Strict):
 class ControllerSpec(Strict):
     """What fails over. Absent section = no controller (the scenario switches by hand)."""
 
-    kind: Literal["reference", "external", "none"] = "reference"
+    kind: Literal["reference", "external", "none", "cutover"] = Field(
+        "reference", description="cutover: the active-active cut-over controller (drills.active_active.cutover)")
     auto_failover: bool = True
     probe: ProbeSpec = ProbeSpec()
+    write_ban: bool = Field(True, description="cutover: publish the write ban first (false only for the negative drill)")
+    wait_catch_up: bool = Field(True, description="cutover: wait for the link to reach the ban point (false: negative drill)")
+    cutover_timeout: Duration = Field(30.0, gt=0, description="cutover: how long a cut-over may stall before it stops")
     max_lag: Duration = 1.0
     lag_wait: Duration = 5.0
     block_period: Duration = 30.0
@@ -291,13 +300,26 @@ class GateSpec(Strict):
     message: str = ""
 
 
+class CutoverSpec(Strict):
+    """Active-active: move the users `range` (inclusive user ids) to unit `to`."""
+
+    range: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
+    to: DcName
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CutoverSpec:
+        if self.range[0] > self.range[1]:
+            raise ValueError(f"cutover range [{self.range[0]}, {self.range[1]}]: the first user id must not exceed the last")
+        return self
+
+
 class RouteSpec(Strict):
     active: DcName
 
 
 STEP_KINDS = (
     "wait", "sql", "shell", "fault", "heal", "switchover", "failover", "failback",
-    "expect", "gate", "route", "workload",
+    "expect", "gate", "route", "workload", "cutover",
 )
 _EMPTY_OK = ("switchover", "failover", "failback")  # `- failback:` alone means "with defaults"
 
@@ -324,6 +346,7 @@ class Step(Strict):
     gate: GateSpec | None = None
     route: RouteSpec | None = None
     workload: Literal["start", "stop"] | None = None
+    cutover: CutoverSpec | None = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -401,6 +424,7 @@ class Objectives(Strict):
     rto: Duration | None = None
     rpo: Annotated[int, Field(ge=0)] | RpoBound | None = Field(None, description="lost acknowledged writes: 0, N, or {max_writes, max_span}")
     switchover_window: Duration | None = None
+    write_ban_window: Duration | None = Field(None, description="active-active: the longest a moved range may stay write-banned")
     write_availability: Duration | None = Field(None, description="the longest the application may go without an "
                                                 "acknowledged write while the workload runs (default: the rto)")
     checks: ChecksSpec = ChecksSpec()
@@ -457,6 +481,7 @@ class Scenario(Strict):
     def _coherent(self, info: ValidationInfo) -> Scenario:
         """Built in code: the first cross-part problem. The loader checks these itself, every
         one located (drills.scenario.semantics), and asks this validator to stand aside."""
+        self._coherent_active_active(self.step_kinds())
         if info.context and info.context.get(LOADER_CHECKS):
             return self
         from drills.scenario.semantics import coherence_problems
@@ -468,6 +493,22 @@ class Scenario(Strict):
         if problems:
             raise ValueError(problems[0].message)
         return self
+
+    def _coherent_active_active(self, kinds: set[str]) -> None:
+        """Units, cut-overs and the unit application go together, and only with `mode:
+        active-active` (checked here when the topology is inline; a topology file is checked
+        when the run loads it)."""
+        if "cutover" in kinds and self.controller.kind != "cutover":
+            raise ValueError("`cutover:` steps need `controller: {kind: cutover}`")
+        mode = "single-writer" if self.topology is None else getattr(self.topology, "mode", None)
+        wants = [what for what, on in (("controller kind cutover", self.controller.kind == "cutover"),
+                                       ("workload kind unit-orders", self.workload.kind == "unit-orders")) if on]
+        if mode == "single-writer" and wants:
+            raise ValueError(f"{' and '.join(wants)} need `topology: {{mode: active-active}}`")
+        if mode == "active-active" and self.controller.kind in ("reference", "external"):
+            raise ValueError("topology mode active-active has no single writer to fail over: use `controller: {kind: cutover}`")
+        if mode == "active-active" and self.workload.kind == "orders":
+            raise ValueError("topology mode active-active: the application is `workload: {kind: unit-orders}`")
 
 
 LOADER_CHECKS = "cross_part_checks_by_loader"

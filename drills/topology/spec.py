@@ -59,6 +59,18 @@ class Containers(_Strict):
     images: dict[Literal["mariadb", "mysql", "etcd", "toxiproxy"], str] = Field(default_factory=dict)
 
 
+class ActiveActive(_Strict):
+    """`mode: active-active` (drills.active_active): both DCs take writes for the users their
+    unit owns; unit databases replicate both ways; `central` alone writes the global data
+    (database `central`), which replicates one way from it."""
+
+    central: Literal["dc1", "dc2"] = "dc1"
+    filter_links: list[Literal["dc1->dc2", "dc2->dc1"]] = Field(
+        default_factory=lambda: ["dc1->dc2", "dc2->dc1"],
+        description="links the filter list is applied on (both, always; one only is the negative case)")
+    users: int = Field(10000, ge=2, le=1_000_000_000, description="user ids 0..users-1, split in two units at the middle")
+
+
 class TopologySpec(_Strict):
     provider: Literal["local", "containers"] = Field("local", description="who runs the topology (drills.topology.provider)")
     containers: Containers = Containers()
@@ -71,6 +83,8 @@ class TopologySpec(_Strict):
     ports: Ports = Ports()
     routing: Routing = Routing()
     server: ServerTuning = ServerTuning()
+    mode: Literal["single-writer", "active-active"] = Field("single-writer", description="one writer (default) or units")
+    active_active: ActiveActive = ActiveActive()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

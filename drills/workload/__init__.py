@@ -27,7 +27,21 @@ def make_workload(spec: WorkloadSpec, topo: Any, journal: Any, run_dir: str | Pa
         return ExternalWorkload(spec, topo, journal, run_dir)
     if spec.kind == "none":
         return NoWorkload()
+    if spec.kind == "unit-orders":
+        from drills.active_active.app import UnitOrdersWorkload
+
+        settings = _active_active(topo, "workload kind unit-orders")
+        return UnitOrdersWorkload(spec, topo, journal, run_dir, users=settings.users)
     return OrdersWorkload(spec, topo, journal, run_dir)
+
+
+def _active_active(topo: Any, what: str) -> Any:
+    settings = getattr(topo, "active_active", None)
+    if settings is None:
+        from drills.errors import UserError
+
+        raise UserError(f"{what} needs a topology in mode active-active (`topology: {{mode: active-active}}`)")
+    return settings
 
 
 __all__ = ["Workload", "make_workload"]

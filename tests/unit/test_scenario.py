@@ -62,7 +62,7 @@ def error(text: str, **kw) -> str:
 def test_full_scenario_validates_with_every_step_kind() -> None:
     s = load_scenario_text(FULL, "full.yaml", environ={})
     kinds = [step.kind for _, _, step in s.steps()]
-    assert set(kinds) == set(STEP_KINDS) - {"route"}  # route is for controller kind none
+    assert set(kinds) == set(STEP_KINDS) - {"route", "cutover"}  # route: controller kind none; cutover: kind cutover
     assert s.stages[0].steps[0].wait == 2.0
     assert s.stages[0].steps[1].sql.statement == "SELECT 10"
     assert s.workload.rate == 200.0 and s.workload.sequence.refetch_on_switch is False

@@ -1,0 +1,140 @@
+"""cutover_protocol: new unit rules were published only after every client confirmed the ban
+and the link confirmed catch-up to the ban point; and a moved user's writes were readable in
+the new unit when the new rules were published (read-your-writes across the move).
+
+Per cut-over, from the record, never from the controller's summary alone:
+
+* **publish time** — the earliest evidence the new version was out: its `aa.rules` line or
+  any client's acknowledgement of it (a client cannot apply what is not published);
+* **ban** — a version banning the moving range was published before it and not lifted;
+* **effect feedback** — every client the workload ran (`workload.start` lists them) has an
+  `aa.ack` of the ban version (journaled by the client itself) strictly before the publish;
+* **catch-up** — a `caught_up` step strictly before the publish, for a ban point taken
+  after the last ban acknowledgement;
+* **read-your-writes** — the observer's read-back of the moving users' rows in the new unit
+  taken right before the publish (`aa.rows`, `when: cutover-N`): every write for a moving user
+  acknowledged before the ban took effect must be in it.
+
+A forced cut-over (whole-DC failure: the source cannot give a ban point) is held to the same
+rules except that catch-up is to what the target received, and writes missing at the publish
+are reported as lost (`rpo` judges them against its objective) instead of failing here.
+Any rule broken → failed. A rule that cannot be evaluated (no client list, no read-back) →
+unknown. No cut-over → unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drills.checks.history import History
+from drills.checks.units_record import Cutover, UnitsRecord
+from drills.checks.verdict import FAILED, PASSED, UNKNOWN, Status, Verdict, combine
+
+NAME = "cutover_protocol"
+OBJECTIVE = "rules after every ban ack and link catch-up; moved users' writes readable at the publish"
+
+
+def check(hist: History) -> Verdict:
+    rec = UnitsRecord.of(hist)
+    if not rec.cutovers:
+        return Verdict(NAME, UNKNOWN, None, OBJECTIVE, "No cut-over is in the record.", {})
+    results = [_judge(rec, c) for c in rec.cutovers]
+    status = combine([r["status"] for r in results])
+    summary = " ".join(r["summary"] for r in results if r["status"] == status)
+    measured = {"cutovers": len(results), "violations": sum(len(r["violations"]) for r in results),
+                "ryw_missing": sum(r.get("ryw_missing", 0) for r in results)}
+    return Verdict(NAME, status, measured, OBJECTIVE, summary, {"cutovers": results})
+
+
+def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
+    out: dict[str, Any] = {"cutover": c.id, "range": list(c.range), "from": c.source, "to": c.to, "forced": c.forced,
+                           "violations": [], "gaps": []}
+    v, gaps = out["violations"], out["gaps"]
+    step = c.steps.get("rules_published")
+    if step is not None:
+        new_version: int | None = int(step.get("rules_version"))
+    else:  # the controller did not say: any version moving the range after its start that no other cut-over claims
+        claimed = {int(o.steps["rules_published"].get("rules_version")) for o in rec.cutovers
+                   if o is not c and "rules_published" in o.steps}
+        started = c.at("start") or 0
+        moved = [r for r in rec.rules if r.mono_ns >= started and r.version not in claimed
+                 and any(lo <= c.range[0] and c.range[1] <= hi and dc == c.to for lo, hi, dc in r.units)
+                 and not any(lo <= c.range[0] and c.range[1] <= hi and dc == c.to
+                             for lo, hi, dc in (rec.rules_at(r.mono_ns - 1).units if rec.rules_at(r.mono_ns - 1) else ()))]
+        new_version = moved[0].version if moved else None
+    if new_version is None:
+        stalled = c.steps.get("stalled")
+        if stalled is not None:  # stopped before the new rules: the safe stop the protocol asks for
+            out["status"] = PASSED
+            out["stalled_at"] = stalled.get("at")
+            out["summary"] = (f"cut-over {c.id} stalled at {stalled.get('at')} and stopped before publishing new rules: "
+                              "the old units stayed in force, nothing half-switched.")
+        else:
+            out["status"] = UNKNOWN
+            out["summary"] = f"cut-over {c.id}: the new rules were never published and the record does not say why."
+        return out
+    publish = rec.effective_publish_ns(new_version)
+    if publish is None:
+        out["status"] = UNKNOWN
+        out["summary"] = f"cut-over {c.id}: no record of rules version {new_version} being published."
+        return out
+    out["publish_mono_ns"] = publish
+    # the ban
+    ban = next((r for r in rec.rules if r.mono_ns < publish and r.ban is not None
+                and r.ban[0] <= c.range[0] and c.range[1] <= r.ban[1] and r.version < new_version), None)
+    lifted_before = ban is not None and any(r.mono_ns < publish and r.version > ban.version and r.ban is None
+                                            for r in rec.rules)
+    if ban is None or lifted_before:
+        v.append(f"users {c.range[0]}..{c.range[1]} were not write-banned when the new rules were published")
+    # effect feedback
+    acks_at: dict[str, int | None] = {}
+    if ban is not None:
+        if rec.clients is None:
+            gaps.append("the record does not list the workload's clients, so the ban acknowledgements cannot be counted")
+        for client in rec.clients or []:
+            a = rec.first_ack(client, ban.version)
+            acks_at[client] = a.mono_ns if a is not None else None
+            if a is None or a.mono_ns >= publish:
+                v.append(f"client {client} had not acknowledged the ban (version {ban.version}) when the new rules "
+                         "were published" + ("" if a is None else f" (it did {(a.mono_ns - publish) / 1e6:.3f} ms later)"))
+    # catch-up to the ban point
+    caught, point = c.steps.get("caught_up"), c.steps.get("ban_point")
+    if caught is None or caught.mono_ns >= publish:
+        v.append("the link had not confirmed catch-up to the ban point when the new rules were published"
+                 + ("" if caught is None else f" (it did {(caught.mono_ns - publish) / 1e6:.3f} ms later)"))
+    elif point is None or any(t is not None and point.mono_ns < t for t in acks_at.values()):
+        v.append("the ban point was taken before every client had acknowledged the ban")
+    # read-your-writes
+    snap = rec.rows(f"cutover-{c.id}").get(c.to)
+    effective = max((t for t in acks_at.values() if t is not None), default=None)
+    due = [w for w in rec.writes if w.outcome == "ok" and w.user is not None and c.range[0] <= w.user <= c.range[1]
+           and w.complete_ns is not None and (effective is None or w.complete_ns <= effective) and w.complete_ns < publish]
+    if snap is None or snap.mono_ns > publish:
+        gaps.append(f"no read-back of the moving users' rows in {c.to} before the publish")
+    else:
+        present = set(snap.get("tokens") or [])
+        last: dict[int, Any] = {}
+        for w in sorted(due, key=lambda w: w.complete_ns or 0):
+            last[w.user or 0] = w
+        missing = [w.ref() for w in due if w.token not in present]
+        missing_last = [w.ref() for w in last.values() if w.token not in present]
+        out.update({"ryw_checked": len(due), "ryw_missing": len(missing), "users": len(last)})
+        if missing:
+            out["missing"] = missing[:50]
+            if c.forced:
+                out["lost_at_publish"] = len(missing)
+            else:
+                v.append(f"{len(missing_last)} moved user(s)' last write(s) (and {len(missing)} write(s) in all) were "
+                         f"not readable in {c.to} when the new rules were published")
+    status: Status = FAILED if v else (UNKNOWN if gaps else PASSED)
+    out["status"] = status
+    if v:
+        out["summary"] = f"cut-over {c.id} ({c.range[0]}..{c.range[1]} -> {c.to}): " + "; ".join(v) + "."
+    elif gaps:
+        out["summary"] = f"cut-over {c.id}: " + "; ".join(gaps) + "."
+    else:
+        extra = f"; {out.get('lost_at_publish')} write(s) lost with the failed DC" if out.get("lost_at_publish") else ""
+        out["summary"] = (f"cut-over {c.id} ({c.range[0]}..{c.range[1]} -> {c.to}) followed the protocol: ban acknowledged "
+                          f"by {len(acks_at)} client(s) and the link caught up before the new rules; "
+                          f"{out.get('ryw_checked', 0)} moved write(s) readable at the publish{extra}.")
+    return out

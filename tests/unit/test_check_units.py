@@ -1,0 +1,386 @@
+"""The active-active checks on constructed records: an honest cut-over passes every one, and
+each check fails for its own reason — including records made to fool it (a missing ack, a
+publish 1 ms before the catch-up, a controller that journals its publish late, a write
+acknowledged during the ban by a client that never acknowledged the ban)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drills import events as ev
+from drills.active_active import units
+from drills.checks import (
+    cutover_protocol,
+    replication_conflicts,
+    unit_isolation,
+    units_classic,
+    write_ban_window,
+)
+from drills.checks.history import History
+from drills.checks.judge import ACTIVE_ACTIVE_CHECKS, CHECKS, registry
+
+MS = 1_000_000
+CLIENTS = ["app-dc1", "app-dc2"]
+U1 = [{"range": [0, 99], "dc": "dc1"}, {"range": [100, 199], "dc": "dc2"}]
+U3 = [{"range": [0, 49], "dc": "dc2"}, {"range": [50, 99], "dc": "dc1"}, {"range": [100, 199], "dc": "dc2"}]
+DECLARED = {"ignore_tables": ["app.job_log"], "wild_ignore_tables": []}
+
+
+class Record:
+    """An honest record of one cut-over of users 0..49 from dc1 to dc2; tests edit it."""
+
+    def __init__(self) -> None:
+        self.journal: list[dict[str, Any]] = []
+        self.ledger: list[dict[str, Any]] = []
+        self._op = 0
+        self.ev("topology", ev.AA_TOPOLOGY, 0, central="dc1", declared=DECLARED)
+        self.rules(1, 1, U1, None)
+        self.ev("workload", ev.WORKLOAD_START, 2, clients=CLIENTS)
+        for c in CLIENTS:
+            self.ack(c, 1, 3)
+        self.step("start", 90)
+        self.rules(100, 2, U1, [0, 49])
+        self.step("ban_published", 101, rules_version=2)
+        self.ack("app-dc1", 2, 110)
+        self.ack("app-dc2", 2, 112)
+        self.step("ban_effective", 113, rules_version=2)
+        self.step("ban_point", 120, gtid="1-1-10")
+        self.step("caught_up", 140, gtid="1-1-10")
+        self.write("dc1", 10, 40, 41, "t-early")  # user 10's writes before the move ...
+        self.write("dc1", 10, 60, 61, "t-last")
+        self.write("dc2", 150, 50, 51, "t-other")  # ... and another unit's user
+        self.ev("observer", ev.AA_ROWS, 145, dc="dc2", range=[0, 49], when="cutover-1", tokens=["t-early", "t-last"])
+        self.rules(150, 3, U3, [0, 49])
+        self.step("rules_published", 151, rules_version=3)
+        self.ack("app-dc1", 3, 155)
+        self.ack("app-dc2", 3, 156)
+        self.step("rules_effective", 157, rules_version=3)
+        self.rules(170, 4, U3, None)
+        self.step("ban_lifted", 171, rules_version=4)
+        self.ack("app-dc1", 4, 175)
+        self.ack("app-dc2", 4, 176)
+        self.step("lift_effective", 177, rules_version=4)
+        self.step("done", 178)
+        self.write("dc2", 10, 200, 201, "t-after")  # user 10 in its new unit
+        self.end()
+
+    # builders ---------------------------------------------------------------------------------
+    def ev(self, source: str, kind: str, ms: float, **payload: Any) -> None:
+        self.journal.append({"seq": len(self.journal), "mono_ns": int(ms * MS), "source": source, "kind": kind,
+                             "payload": payload})
+
+    def rules(self, ms: float, version: int, unit_list: list[dict[str, Any]], ban: list[int] | None) -> None:
+        self.ev("controller", ev.AA_RULES, ms, rules_version=version, unit_epoch=1, units=unit_list,
+                ban={"range": ban, "ban_epoch": version} if ban else None)
+
+    def ack(self, client: str, version: int, ms: float) -> None:
+        self.ev("workload", ev.AA_ACK, ms, client=client, rules_version=version)
+
+    def step(self, name: str, ms: float, **extra: Any) -> None:
+        self.ev("controller", ev.AA_CUTOVER_STEP, ms, cutover=1, step=name, range=[0, 49], source_dc="dc1", to="dc2",
+                forced=False, **extra)
+
+    def write(self, dc: str, user: int, invoke_ms: float, ok_ms: float | None, token: str, *,
+              order_id: int | None = None, client: str | None = None) -> None:
+        self._op += 1
+        oid = order_id if order_id is not None else units_id(dc, self._op)
+        base = {"op": self._op, "f": "write_order", "id": oid, "dc": dc, "epoch": 1, "buyer_id": user,
+                "client": client or f"app-{dc}"}
+        self.ledger.append({**base, "type": "invoke", "token": token, "mono_ns": int(invoke_ms * MS)})
+        if ok_ms is not None:
+            self.ledger.append({**base, "type": "ok", "mono_ns": int(ok_ms * MS)})
+
+    def end(self, rows: dict[str, list[list[Any]]] | None = None, link_errno: int = 0, loop_rows: int = 1) -> None:
+        self.journal = [r for r in self.journal if r["kind"] not in (ev.AA_SETTLE, ev.AA_LINK, ev.AA_LOOP_CHECK)
+                        and not (r["kind"] == ev.AA_ROWS and r["payload"].get("when") == "end")]
+        if rows is None:
+            acked = [r for r in self.ledger if r["type"] == "ok"]
+            tokens = {r["op"]: r2["token"] for r in acked for r2 in self.ledger
+                      if r2["op"] == r["op"] and r2["type"] == "invoke"}
+            row = [[r["id"], tokens[r["op"]], r["dc"], r["buyer_id"]] for r in acked]
+            rows = {"dc1": row, "dc2": copy.deepcopy(row)}
+        self.ev("observer", ev.AA_SETTLE, 300, caught_up=True, link_errors={})
+        links = {name: {"io": True, "sql": not link_errno, "sql_errno": link_errno, "sql_error": "Duplicate entry" if
+                        link_errno else "", "filters": DECLARED} for name in ("dc1->dc2", "dc2->dc1")}
+        self.ev("observer", ev.AA_LINK, 301, when="end", links=links)
+        for dc, r in rows.items():
+            self.ev("observer", ev.AA_ROWS, 302, dc=dc, when="end", rows=r)
+        problems = [] if loop_rows == 1 else [f"a row written on dc1 is there {loop_rows} times (it came back over the ring)"]
+        self.ev("observer", ev.AA_LOOP_CHECK, 303, when="end", ok=not problems, problems=problems,
+                rows={"dc1": {"dc1": loop_rows, "dc2": 1}})
+
+    def drop(self, kind: str, **match: Any) -> None:
+        self.journal = [r for r in self.journal if not (r["kind"] == kind and all(r["payload"].get(k) == v
+                                                                                   for k, v in match.items()))]
+
+    def move(self, kind: str, ms: float, **match: Any) -> None:
+        for r in self.journal:
+            if r["kind"] == kind and all(r["payload"].get(k) == v for k, v in match.items()):
+                r["mono_ns"] = int(ms * MS)
+
+    def hist(self) -> History:
+        return History.build(self.journal, self.ledger)
+
+
+def units_id(dc: str, n: int) -> int:
+    return (int(dc[-1]) << 40) | n
+
+
+# ---- the honest record -----------------------------------------------------------------------------
+
+def test_honest_cutover_passes_every_check() -> None:
+    h = Record().hist()
+    assert registry(h) is ACTIVE_ACTIVE_CHECKS
+    for name in ("unit_isolation", "cutover_protocol", "write_ban_window", "replication_conflicts", "rpo",
+                 "sequence_continuity", "data_consistency", "split_brain", "filter_tables"):
+        v = ACTIVE_ACTIVE_CHECKS[name](h, _scenario(write_ban_window=1.0))
+        assert v.status == "passed", (name, v.summary)
+
+
+def test_single_writer_record_keeps_single_writer_checks() -> None:
+    assert registry(History.build([], [])) is CHECKS
+
+
+def _scenario(**objectives: Any) -> Any:
+    from drills.scenario.model import Scenario
+
+    return Scenario.model_validate({"name": "t", "objectives": objectives})
+
+
+# ---- unit_isolation ----------------------------------------------------------------------------------
+
+def test_unit_isolation_fails_for_a_write_in_the_old_unit_after_the_move() -> None:
+    r = Record()
+    r.write("dc1", 20, 152, 153, "t-late")  # dc1 took user 20 after the units moved it to dc2
+    v = unit_isolation.check(r.hist())
+    assert v.status == "failed" and v.measured["wrong_unit"] == 1
+    assert v.evidence["wrong_unit"][0]["owner_at_ack"] == "dc2"
+
+
+def test_unit_isolation_fails_for_a_write_acknowledged_during_the_ban() -> None:
+    r = Record()
+    r.write("dc1", 20, 115, 116, "t-banned")  # sent after app-dc1 acknowledged the ban (110)
+    v = unit_isolation.check(r.hist())
+    assert v.status == "failed" and v.measured["during_ban"] == 1
+    assert v.evidence["during_ban"][0]["client_acked_ban"] is True
+
+
+def test_unit_isolation_not_fooled_by_a_client_that_never_acked_the_ban() -> None:
+    r = Record()
+    r.drop(ev.AA_ACK, client="app-dc1", rules_version=2)
+    r.drop(ev.AA_ACK, client="app-dc1", rules_version=3)
+    r.drop(ev.AA_ACK, client="app-dc1", rules_version=4)
+    r.write("dc1", 20, 105, 106, "t-sneaky")  # after the ban was published; no ack ever came
+    v = unit_isolation.check(r.hist())
+    assert v.status == "failed"
+    assert v.evidence["during_ban"][0]["client_acked_ban"] is False
+
+
+def test_unit_isolation_allows_a_write_in_flight_when_the_ban_arrived() -> None:
+    r = Record()
+    r.write("dc1", 20, 99, 108, "t-in-flight")  # sent before the ban, done before dc1's ack (110)
+    assert unit_isolation.check(r.hist()).status == "passed"
+
+
+def test_unit_isolation_without_rules_is_unknown() -> None:
+    r = Record()
+    r.drop(ev.AA_RULES)
+    assert unit_isolation.check(r.hist()).status == "unknown"
+
+
+# ---- cutover_protocol ------------------------------------------------------------------------------
+
+def test_cutover_protocol_fails_on_a_missing_ban_ack() -> None:
+    r = Record()
+    r.drop(ev.AA_ACK, client="app-dc2", rules_version=2)
+    r.drop(ev.AA_ACK, client="app-dc2", rules_version=3)
+    r.drop(ev.AA_ACK, client="app-dc2", rules_version=4)
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "app-dc2 had not acknowledged the ban" in v.summary
+
+
+def test_cutover_protocol_fails_when_published_1ms_before_catch_up() -> None:
+    r = Record()
+    r.move(ev.AA_CUTOVER_STEP, 151, step="caught_up")  # confirmed 1 ms after the publish at 150
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "had not confirmed catch-up" in v.summary and "1.000 ms later" in v.summary
+
+
+def test_cutover_protocol_not_fooled_by_a_controller_that_journals_its_publish_late() -> None:
+    """The new rules were out at 130 (a client applied them then) although the controller's
+    line says 150: catch-up at 140 came after the real publish."""
+    r = Record()
+    r.ack("app-dc2", 3, 130)
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "catch-up" in v.summary
+
+
+def test_cutover_protocol_fails_when_a_moved_users_last_write_is_not_readable() -> None:
+    r = Record()
+    r.drop(ev.AA_ROWS, when="cutover-1")
+    r.ev("observer", ev.AA_ROWS, 145, dc="dc2", range=[0, 49], when="cutover-1", tokens=["t-early"])
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "not readable in dc2" in v.summary
+    assert v.evidence["cutovers"][0]["missing"][0]["op"] == 2
+
+
+def test_cutover_protocol_fails_without_a_ban() -> None:
+    r = Record()
+    for version in (2, 4):
+        r.drop(ev.AA_RULES, rules_version=version)
+    r.drop(ev.AA_RULES, rules_version=3)
+    r.rules(150, 3, U3, None)
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "not write-banned" in v.summary
+
+
+def test_cutover_protocol_without_read_back_is_unknown() -> None:
+    r = Record()
+    r.drop(ev.AA_ROWS, when="cutover-1")
+    assert cutover_protocol.check(r.hist()).status == "unknown"
+
+
+def test_cutover_protocol_stalled_before_publish_is_a_safe_stop() -> None:
+    r = Record()
+    for s in ("caught_up", "rules_published", "rules_effective", "ban_lifted", "lift_effective", "done"):
+        r.drop(ev.AA_CUTOVER_STEP, step=s)
+    r.drop(ev.AA_RULES, rules_version=3)
+    r.drop(ev.AA_RULES, rules_version=4)
+    for c in CLIENTS:
+        r.drop(ev.AA_ACK, client=c, rules_version=3)
+        r.drop(ev.AA_ACK, client=c, rules_version=4)
+    r.step("stalled", 160, at="caught_up")
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "passed" and "stalled at caught_up" in v.summary
+    r.drop(ev.AA_CUTOVER_STEP, step="stalled")  # no publish and no reason: cannot tell
+    assert cutover_protocol.check(r.hist()).status == "unknown"
+
+
+def test_cutover_protocol_sees_a_publish_the_controller_did_not_claim() -> None:
+    r = Record()
+    r.drop(ev.AA_CUTOVER_STEP, step="rules_published")
+    r.move(ev.AA_CUTOVER_STEP, 160, step="caught_up")
+    assert cutover_protocol.check(r.hist()).status == "failed"
+
+
+# ---- write_ban_window ------------------------------------------------------------------------------
+
+def test_write_ban_window_measures_and_judges_against_its_objective() -> None:
+    h = Record().hist()
+    v = write_ban_window.check(h, objective=1.0)
+    assert v.status == "passed" and abs(v.measured["seconds"] - 0.076) < 1e-9  # ban 100 ms -> last lift ack 176 ms
+    assert v.evidence["windows"][0]["phases_s"]["caught_up"] == 0.04
+    over = write_ban_window.check(h, objective=0.05)
+    assert over.status == "failed" and "over the" in over.summary
+
+
+def test_write_ban_window_never_lifted_fails_and_no_ban_is_unknown() -> None:
+    r = Record()
+    r.drop(ev.AA_RULES, rules_version=4)
+    assert write_ban_window.check(r.hist(), objective=10.0).status == "failed"
+    r.drop(ev.AA_RULES, rules_version=2)
+    r.drop(ev.AA_RULES, rules_version=3)
+    assert write_ban_window.check(r.hist(), objective=10.0).status == "unknown"
+
+
+# ---- replication_conflicts ---------------------------------------------------------------------------
+
+def test_replication_conflicts_fails_on_a_duplicate_key_on_a_link() -> None:
+    r = Record()
+    r.end(link_errno=1062)
+    v = replication_conflicts.check(r.hist())
+    assert v.status == "failed" and "1062 (duplicate key)" in v.summary
+
+
+def test_replication_conflicts_fails_on_an_id_written_in_both_units() -> None:
+    r = Record()
+    r.write("dc1", 30, 20, 21, "t-a", order_id=7)
+    r.write("dc2", 130, 22, 23, "t-b", order_id=7)
+    v = replication_conflicts.check(r.hist())
+    assert v.status == "failed" and v.evidence["ids_in_both_units"] == [7]
+
+
+def test_replication_conflicts_fails_on_a_transaction_applied_twice() -> None:
+    r = Record()
+    r.end(loop_rows=2)
+    assert replication_conflicts.check(r.hist()).status == "failed"
+
+
+def test_replication_conflicts_without_link_read_back_is_unknown() -> None:
+    r = Record()
+    r.drop(ev.AA_LINK)
+    assert replication_conflicts.check(r.hist()).status == "unknown"
+
+
+# ---- the single-writer checks in active-active mode --------------------------------------------------
+
+def test_rpo_counts_an_acked_write_missing_from_its_users_unit() -> None:
+    r = Record()
+    r.end(rows={"dc1": [[units_id("dc2", 3), "t-other", "dc2", 150]], "dc2": [[units_id("dc2", 3), "t-other", "dc2", 150]]})
+    v = units_classic.rpo(r.hist(), 0)
+    assert v.status == "failed" and v.measured["lost_writes"] == 3
+
+
+def test_data_consistency_fails_on_diverged_units_and_is_unknown_when_not_caught_up() -> None:
+    r = Record()
+    rows = [[1, "t-x", "dc1", 1]]
+    r.end(rows={"dc1": rows, "dc2": []}, link_errno=1062)
+    assert units_classic.data_consistency(r.hist()).status == "failed"
+    r2 = Record()
+    r2.journal = [x for x in r2.journal if x["kind"] != ev.AA_SETTLE]
+    r2.ev("observer", ev.AA_SETTLE, 300, caught_up=False, link_errors={})
+    assert units_classic.data_consistency(r2.hist()).status == "unknown"
+
+
+def test_split_brain_fails_on_a_user_written_by_both_units_at_once() -> None:
+    r = Record()
+    r.write("dc1", 5, 20, 30, "t-1")
+    r.write("dc2", 5, 25, 26, "t-2")
+    v = units_classic.split_brain(r.hist())
+    assert v.status == "failed" and "user 5" in v.summary
+
+
+def test_sequence_continuity_fails_on_an_id_handed_out_twice() -> None:
+    r = Record()
+    r.write("dc1", 30, 20, 21, "t-a", order_id=9)
+    r.write("dc2", 130, 22, 23, "t-b", order_id=9)
+    assert units_classic.sequence_continuity(r.hist()).status == "failed"
+
+
+def test_filter_tables_fails_when_a_link_lacks_the_filter_list() -> None:
+    r = Record()
+    for rec in r.journal:
+        if rec["kind"] == ev.AA_LINK:
+            rec["payload"]["links"]["dc2->dc1"]["filters"] = {"ignore_tables": [], "wild_ignore_tables": []}
+    v = units_classic.filter_tables(r.hist())
+    assert v.status == "failed" and "dc2->dc1" in v.summary
+
+
+# ---- the rules themselves ------------------------------------------------------------------------------
+
+def test_refusal_reasons() -> None:
+    doc = units.with_ban(units.initial_document({"epoch": 1}, 100), (0, 9))
+    rules = units.parse(doc)
+    assert rules is not None
+    assert rules.refusal(5, "dc1") == "banned"
+    assert rules.refusal(60, "dc1") == "other unit"
+    assert rules.refusal(20, "dc1") is None
+
+
+@given(st.integers(2, 500).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1), st.integers(0, n - 1))),
+       st.sampled_from(["dc1", "dc2"]))
+def test_moving_a_range_gives_every_user_exactly_one_owner(case: tuple[int, int, int], to: str) -> None:
+    users, a, b = case
+    lo, hi = min(a, b), max(a, b)
+    before = units.parse(units.initial_document({}, users))
+    after_doc = units.with_owner(units.initial_document({}, users), (lo, hi), to)
+    after = units.parse(after_doc)
+    assert before is not None and after is not None and after.unit_epoch == before.unit_epoch + 1
+    for u in range(users):
+        owners = [x.dc for x in after.units if x.owns(u)]
+        assert len(owners) == 1
+        assert owners[0] == (to if lo <= u <= hi else before.owner(u))
