@@ -21,6 +21,7 @@ COMMAND_MODULES = {
     "drills.checks.rejudge": ("judge",),
     "drills.audit.commands": ("audit",),
     "drills.report.commands": ("report", "verify", "history"),
+    "drills.explore.commands": ("explore",),
 }
 
 
