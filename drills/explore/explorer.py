@@ -366,7 +366,10 @@ def drill_runner(state_dir: Path, environ: dict[str, str] | None = None) -> RunF
         with open(run_dir / "progress.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(io.StringIO()):
             opts = RunOptions(scenario=str(scenario), out=run_dir, state_dir=state_dir, reset=True, approve=["all"],
                               record_history=False, stream=log, tty=False, environ=environ)
-            return run(opts).result
+            result = run(opts).result
+        if result.get("status") == "aborted" and not result.get("stopped_by"):
+            raise KeyboardInterrupt  # Ctrl-C reached the drill (its handler stopped it): stop exploring too
+        return result
 
     return run_one
 
