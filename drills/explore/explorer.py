@@ -20,9 +20,9 @@ Decisions the issue left open, and why:
   finishes with the smallest failure it has, at once. Hypothesis' own five-minute cap on
   shrinking is raised to the budget (its engine documents the constant as patchable): at
   several seconds an example, five minutes is too few shrink steps.
-- *Harness errors are not findings.* A run that ends in `error`/`aborted`, or whose warm-up
-  could not prove writes on dc1, tested nothing: it is counted, not shrunk; three in a row
-  stop the search (the topology is probably broken).
+- *Harness errors are not findings.* A run that ends in `error`/`aborted`, or in which a step
+  failed (no write on dc1 in the warm-up, a fault not injected), did not test the schedule: it
+  is counted, not shrunk; three in a row stop the search (the topology is probably broken).
 - *A shrink step* is every example run after the first failure.
 """
 
@@ -103,6 +103,7 @@ class Outcome:
     stopped: str = ""
     seconds: float = 0.0
     seed: int | None = None
+    skipped: int = 0  # shrink candidates not run once the time budget was used up
 
     @property
     def ran(self) -> list[Example]:
@@ -118,6 +119,7 @@ class Outcome:
             "failures": sum(e.outcome == "failed" for e in self.examples if e.same_as is None),
             "errors": sum(e.outcome == "error" for e in ran),
             "shrink_steps": sum(e.phase == "shrink" for e in ran),
+            "not_run_out_of_time": self.skipped,
             "examples_per_minute": round(60 * len(ran) / self.seconds, 2) if self.seconds else None,
             "mean_example_s": round(sum(e.seconds for e in ran) / len(ran), 3) if ran else None,
             "mean_reset_s": round(sum(resets) / len(resets), 3) if resets else None,
@@ -146,6 +148,7 @@ class Explorer:
         self.by_schedule: dict[str, Example] = {}
         self.first_failure: Example | None = None
         self.errors_in_a_row = 0
+        self.skipped = 0  # shrink candidates not run: out of time
         self.t0 = 0.0
 
     # ---- the search --------------------------------------------------------------------------
@@ -200,6 +203,7 @@ class Explorer:
             outcome.flaky = outcome.replay.outcome != "failed"
             outcome.scenario_file = self.write_minimal(minimal, outcome.replay, outcome.flaky)
         outcome.seconds = self.clock() - self.t0
+        outcome.skipped = self.skipped
         (self.session_dir / REPORT_FILE).write_text(masking.mask(json.dumps(outcome.as_dict(), indent=2)) + "\n")
         return outcome
 
@@ -208,7 +212,7 @@ class Explorer:
         PropertyFailed when a check of the property failed."""
         phase = phase or ("shrink" if self.first_failure is not None else "generate")
         number = len(self.examples) + 1
-        key = schedule_key(self.space, schedule)
+        key = schedule_key(schedule)
         seen = self.by_schedule.get(key)
         if seen is not None and phase != "replay":
             ex = Example(number, phase, schedule, seen.run_dir, seen.outcome, seen.status, seen.failed_checks,
@@ -218,9 +222,8 @@ class Explorer:
             if self.left() <= 0 and phase != "replay":  # the replay of a finding runs whatever the clock says
                 if self.first_failure is None:
                     raise StopSearch(f"time budget of {format_duration(self.time_budget)} used up")
-                ex = Example(number, phase, schedule, None, "skipped", error="time budget used up")
-                self.examples.append(ex)
-                return ex
+                self.skipped += 1  # not listed: Hypothesis may ask for many more before it gives up
+                return Example(number, phase, schedule, None, "skipped", error="time budget used up")
             ex = self.run(number, phase, schedule)
             self.examples.append(ex)
             if phase != "replay":
@@ -312,17 +315,19 @@ class Explorer:
 
 def judge_example(space: Space, ex: Example, result: dict[str, Any]) -> Example:
     """An example's outcome from its result.json: failed when a check of the property failed;
-    error when the run tested nothing (error/aborted, or the warm-up did not get writes on dc1)."""
+    otherwise error when the drill did not run as drawn — the run ended in error/aborted, or a
+    step failed (the warm-up got no write on dc1, a fault could not be injected or healed; a
+    refused switch is `skipped`, not failed)."""
     ex.status = str(result.get("status", "error"))
     checks = result.get("checks") or []
     wanted = space.property_checks()
     ex.judged = sum(c.get("status") in ("passed", "failed") for c in checks)
     ex.failed_checks = [{"name": c["name"], "summary": _one_line(str(c.get("summary") or ""), 400)}
                         for c in checks if c.get("status") == "failed" and (wanted is None or c["name"] in wanted)]
-    warmup_failed = [s for s in result.get("steps") or [] if s.get("stage") == "warm-up" and s.get("status") == "failed"]
+    steps_failed = [s for s in result.get("steps") or [] if s.get("status") == "failed"]
     if ex.failed_checks:
         ex.outcome = "failed"
-    elif ex.status in ("error", "aborted") or warmup_failed or not checks:
+    elif ex.status in ("error", "aborted") or steps_failed or not checks:
         ex.outcome = "error"
         reasons = result.get("reasons") or []
         ex.error = _one_line("; ".join(str(r) for r in reasons[:2]) or f"run {ex.status}", 300)

@@ -130,7 +130,7 @@ def render_scenario(space: Any, schedule: Schedule, *, name: str, description: s
     return head + body
 
 
-def schedule_key(space: Any, schedule: Schedule) -> str:
+def schedule_key(schedule: Schedule) -> str:
     """What makes two examples the same drill: the schedule's steps (not its name)."""
     return yaml.safe_dump(timeline(schedule), sort_keys=True)
 
