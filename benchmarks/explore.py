@@ -7,7 +7,7 @@ minute are measured from the explorer's own record (explore.json), with the rese
 run's journal timed it. The goal of issue 15 is at least 6 examples a minute on this machine.
 
 Usage: .venv/bin/python benchmarks/explore.py [--space explore/reference-defaults.yaml]
-       [--examples 12] [--resets 5] [--seed 1]
+       [--examples 12] [--resets 5] [--seed 1] [--time-budget 600]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> int:
     ap.add_argument("--examples", type=int, default=12)
     ap.add_argument("--resets", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--time-budget", type=float, default=600.0, help="seconds (a failure found is shrunk within it)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="drills-bench-explore-") as tmp:
         work = Path(tmp)
@@ -54,7 +55,7 @@ def main() -> int:
                 local.reset(topo, filter_list=spec.filter_list, schema=spec.schema_file, seed=spec.seed)
                 resets.append(time.monotonic() - t)
             explorer = Explorer(space, work / "session", work / "db", drill_runner(state), max_examples=args.examples,
-                                time_budget=3600.0, seed=args.seed, stream=sys.stderr)
+                                time_budget=args.time_budget, seed=args.seed, stream=sys.stderr)
             outcome = explorer.explore()
         finally:
             local.down(state)
