@@ -86,7 +86,8 @@ def explore(space: Space, *, out: Path | None = None, max_examples: int = 20, ti
 
 def print_summary(outcome: Outcome, out: TextIO) -> None:
     d = outcome.as_dict()
-    lines = [f"explore {outcome.space}: {d['examples_run']} examples run ({d['shrink_steps']} shrink steps), "
+    replays = " and the replay" if outcome.replay is not None else ""
+    lines = [f"explore {outcome.space}: {d['examples_run']} examples run ({d['shrink_steps']} shrink steps{replays}), "
              f"{d['failures']} failing, {d['errors']} harness errors, {outcome.seconds:.0f}s "
              f"({d['examples_per_minute']} examples/min)"]
     if outcome.stopped:

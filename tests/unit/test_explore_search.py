@@ -267,3 +267,21 @@ def test_runs_that_tested_nothing_are_errors(broken: dict[str, Any]) -> None:
 def test_a_failed_switch_is_not_an_error() -> None:
     r = result(False, steps=[{"stage": "schedule", "step": "2:switchover", "status": "skipped"}])
     assert judge_example(SPACE, _ex(), r).outcome == "passed"
+
+
+def test_summary_names_the_finding_and_its_files(tmp_path: Path) -> None:
+    from drills.explore.commands import print_summary
+
+    out = io.StringIO()
+    outcome = explorer(tmp_path, Model()).explore()
+    print_summary(outcome, out)
+    text = out.getvalue()
+    assert "FAILED: split_brain failed on a 1-step schedule: hang@dc1 at 0s for 5s" in text
+    assert f"drills run {outcome.scenario_file}" in text and "replay: failed again" in text
+
+    def never(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        return result(False)
+
+    out = io.StringIO()
+    print_summary(Explorer(SPACE, tmp_path / "b", tmp_path / "db-b", never, max_examples=3, seed=1).explore(), out)
+    assert "no check of the property failed" in out.getvalue() and "FAILED" not in out.getvalue()
