@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "drills.audit.commands": ("audit",),
     "drills.report.commands": ("report", "verify", "history"),
     "drills.completion": ("completion",),
+    "drills.explore.commands": ("explore",),
 }
 
 

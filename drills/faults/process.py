@@ -47,13 +47,18 @@ class ProcessFault(Fault):
 
     def _bring_back(self, how: dict[str, Any] | None = None) -> dict[str, Any]:
         """Start the component again if it is gone (resume it if stopped), then restart its
-        replication threads when it is a replica that was replicating."""
+        replication threads, with the declared filter list, when it is a replica that was
+        replicating."""
         out = dict(how) if how is not None else self._control().ensure_running(self.target)
         if self.target in self.topo.servers and self.details.get("replicating") is not False:
             conn = self.topo.connect(self.target, timeout=5.0, read_timeout=30.0)
             try:
                 status = admin.replica_status(conn)
                 if status is not None and not (status.io_state in ("Yes", "Connecting") and status.sql_running):
+                    # the filter list is a set of dynamic variables, gone with the old process: put it
+                    # back before the threads start, as the server's option file would (found by
+                    # `drills explore`: a crashed replica replicated every filtered table)
+                    admin.set_filters(conn, self.topo.declared_filters.as_filters())
                     admin.start_replica(conn)
                     out["replication_started"] = True
             finally:
