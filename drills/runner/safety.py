@@ -47,9 +47,17 @@ POLL_S = 0.05
 # ---- before anything starts ------------------------------------------------------------------------
 def refusals(scenario: Any, env: EnvironmentFile) -> list[str]:
     """Every reason this scenario may not run in `env`, each naming the step."""
-    problems: list[str] = []
+    from drills.active_active.runner import environment_refusals
+    from drills.runner.session import topology_spec
+
+    problems: list[str] = environment_refusals(topology_spec(scenario), env)
     for stage, i, step in scenario.steps():
         where = f"stage {stage.name}, step {step.label(i)}"
+        if step.cutover is not None and not env.allows("cutover", step.cutover.to):
+            allowed = ", ".join(f"{a.fault} on {'/'.join(a.targets)}" for a in env.allow) or "nothing"
+            problems.append(f"{where}: a cut-over to {step.cutover.to} writes the routing document, which environment "
+                            f"{env.name} does not allow (add `{{fault: cutover, targets: [{step.cutover.to}]}}` to "
+                            f"allow; allow: {allowed})")
         if step.fault is not None:
             ftype, target = step.fault.type, step.fault.target or "-"
             if not env.allows(ftype, target):
