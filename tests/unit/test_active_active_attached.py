@@ -93,6 +93,16 @@ def test_a_cutover_needs_the_environments_leave(tmp_path: Path) -> None:
     assert "{fault: cutover, targets: [dc2]}" in problems[0]
 
 
+def test_a_whole_unit_failover_needs_the_leave_and_failback_is_never_drills_business(tmp_path: Path) -> None:
+    failure = load_scenario(REPO / "scenarios" / "aa-dc1-failure.yaml")
+    env = env_of(tmp_path, BASE.replace('allow: [{fault: "*"}]', "allow: [{fault: crash, targets: [dc1]}]") + AA
+                 + "process_faults:\n  dc1: {crash: kill-db1, restart: start-db1}\n")
+    problems = safety.refusals(failure, env)
+    assert any("cut-over to dc2 writes the routing document" in p for p in problems), problems
+    assert any("failback in active-active re-points" in p for p in problems), problems
+    assert len(problems) == 2, problems
+
+
 # ---- the judgement ---------------------------------------------------------------------------------
 FILTERS = {"ignore_tables": ["app.job_log"], "wild_ignore_tables": []}
 INTO_CENTRAL = {"ignore_tables": ["app.job_log"], "wild_ignore_tables": ["central.%"]}
