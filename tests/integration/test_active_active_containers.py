@@ -4,7 +4,8 @@ provider's verdicts.
 The same topology as the local provider's (host network, same addresses), each server in a
 container; `establish` makes it two-way over SQL exactly as on local. The planned cut-over
 passes, and the negative `aa-rules-before-catch-up` (new units before the link caught up)
-fails `cutover_protocol` — on both providers, check for check. The engine and the local images
+fails `cutover_protocol` — on both providers, check for check; `aa-dc1-failure` kills dc1's
+container through the engine, and the restarted unit takes its link again. The engine and the local images
 come from the containers tests' own fixtures (dockerd started when none answers)."""
 
 from __future__ import annotations
@@ -46,13 +47,21 @@ def provider(out: Path) -> str:
 
 
 @pytest.mark.parametrize(("scenario", "failed"), [("aa-planned-cutover", set()),
-                                                  ("aa-rules-before-catch-up", {"cutover_protocol"})])
+                                                  ("aa-rules-before-catch-up", {"cutover_protocol"}),
+                                                  ("aa-dc1-failure", set())])
 def test_active_active_on_containers_gives_the_local_verdicts(aa_ctopo: Any, topology: Any, tmp_path: Path,
                                                              scenario: str, failed: set[str]) -> None:
     path = REPO / "scenarios" / f"{scenario}.yaml"
     on_containers = run_scenario(path, out_dir=tmp_path / "containers", state_dir=aa_ctopo.state_dir,
                                  record_history=False)
     assert provider(tmp_path / "containers") == "containers"
+    if scenario == "aa-dc1-failure":  # the kill went through the engine, and dc1 rejoined
+        from drills.journal import read
+
+        journal = read(tmp_path / "containers" / "journal.jsonl")
+        inject = next(e["payload"] for e in journal if e["kind"] == "fault.inject")
+        assert inject["details"]["container"].endswith("-dc1")
+        assert next(e["payload"] for e in journal if e["kind"] == "aa.rejoin")["running"] is True
     assert on_containers["status"] == "passed", on_containers["reasons"]
     got = verdicts(on_containers)
     assert {n for n, s in got.items() if s == "failed"} == failed, got

@@ -154,3 +154,12 @@ def test_mysql_has_no_domain_ids_and_is_not_blamed_for_it() -> None:
     for dc in ("dc1", "dc2"):
         observed[dc]["gtid_domain_id"] = None
     assert attached.differences(observed, want) == []
+
+
+def test_the_examples_commented_active_active_block_validates_when_uncommented(tmp_path: Path) -> None:
+    example = REPO / "examples" / "existing-environment" / "environment.yaml"
+    text = example.read_text()
+    assert "# mode: active-active" in text and "# active_active:" in text
+    text = text.replace("# mode: active-active", "mode: active-active").replace("# active_active:", "active_active:")
+    env = env_of(tmp_path, text)
+    assert env.mode == "active-active" and env.active_active is not None and env.active_active.central == "dc1"
