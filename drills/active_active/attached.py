@@ -26,7 +26,7 @@ import pymysql
 
 from drills import events
 from drills.active_active import topology as aa_topology
-from drills.errors import UserError
+from drills.errors import EnvironmentProblem, UserError
 from drills.mysql import admin
 from drills.topology.environment import AA_LINKS, EnvironmentFile
 from drills.topology.preflight import filter_differences, same_address
@@ -176,6 +176,6 @@ def verify(topo: Topology, env: EnvironmentFile, aa: ActiveActive, journal: Any 
         journal.record(SOURCE, events.AA_TOPOLOGY, **setup)
         journal.record(SOURCE, events.AA_LOOP_CHECK, **loop)
     if loop.get("ok") is False:
-        raise UserError(f"environment {env.name}: replication loops or does not carry rows: "
+        raise EnvironmentProblem(f"environment {env.name}: replication loops or does not carry rows: "
                         + "; ".join(loop["problems"]))
     return {**setup, "loop_check": loop}
