@@ -71,8 +71,9 @@ def collect_end(topo: Any, journal: Any) -> None:
                 cur.execute("SELECT id, token, unit, buyer_id FROM app.orders ORDER BY id")
                 rows = [list(r) for r in cur.fetchall()]
             journal.record(SOURCE, events.AA_ROWS, dc=dc, when="end", rows=rows)
-        if len(conns) == 2:
-            loop = aa_topology.verify_no_loop(topo, conns, timeout=1.0 if link_errors else 5.0)
+        db = aa_topology.probe_db(topo)
+        if len(conns) == 2 and db is not None:  # None: no writes allowed, no probe (the check says unknown)
+            loop = aa_topology.verify_no_loop(topo, conns, timeout=1.0 if link_errors else 5.0, db=db)
             journal.record(SOURCE, events.AA_LOOP_CHECK, when="end", **loop)
     finally:
         for conn in conns.values():

@@ -32,8 +32,18 @@ from drills.topology.state import DCS, Topology
 SOURCE = "topology"
 CENTRAL_DB = "central"
 PROBE_DB = "drills_aa"
+CANARY_DB = "drills_canary"  # someone else's environment: the harness's own schema (drills.observe.collector)
 DOMAINS = {"dc1": 1, "dc2": 2}
 CATCH_UP_TIMEOUT = 20.0
+
+
+def probe_db(topo: Topology) -> str | None:
+    """Where the loop probe writes: drills' own database on a topology drills made, the
+    harness's schema in someone else's environment, nowhere (None) under `writes: none`."""
+    env = getattr(topo, "environment", None)
+    if env is None:
+        return PROBE_DB
+    return None if env.writes == "none" else CANARY_DB
 
 
 def link_name(source: str, replica: str) -> str:
@@ -141,13 +151,14 @@ def catch_up(topo: Topology, conns: dict[str, Any], timeout: float) -> dict[str,
 
 
 def verify_no_loop(topo: Topology, conns: dict[str, Any], *, timeout: float,
-                   after_write: Callable[[], None] | None = None) -> dict[str, Any]:
+                   after_write: Callable[[], None] | None = None, db: str = PROBE_DB) -> dict[str, Any]:
     """A marker written on each side arrives on the other once and on its origin never again.
-    `after_write` runs between the writes and the count (tests use it to break the ring)."""
+    `after_write` runs between the writes and the count (tests use it to break the ring);
+    `db` holds the `loop_probe` table (someone else's environment: the harness's own schema)."""
     markers = {dc: uuid.uuid4().hex for dc in DCS}
     for dc, conn in conns.items():
         with conn.cursor() as cur:
-            cur.execute(f"INSERT INTO {PROBE_DB}.loop_probe (origin, marker) VALUES (%s, %s)", (dc, markers[dc]))
+            cur.execute(f"INSERT INTO {db}.loop_probe (origin, marker) VALUES (%s, %s)", (dc, markers[dc]))
     if after_write is not None:
         after_write()
     caught = catch_up(topo, conns, timeout)
@@ -157,7 +168,7 @@ def verify_no_loop(topo: Topology, conns: dict[str, Any], *, timeout: float,
         rows[origin] = {}
         for dc, conn in conns.items():
             with conn.cursor() as cur:
-                cur.execute(f"SELECT COUNT(*) FROM {PROBE_DB}.loop_probe WHERE marker = %s", (marker,))
+                cur.execute(f"SELECT COUNT(*) FROM {db}.loop_probe WHERE marker = %s", (marker,))
                 rows[origin][dc] = int(cur.fetchone()[0])
     slave_pos = {}
     for dc, conn in conns.items():

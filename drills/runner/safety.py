@@ -47,9 +47,25 @@ POLL_S = 0.05
 # ---- before anything starts ------------------------------------------------------------------------
 def refusals(scenario: Any, env: EnvironmentFile) -> list[str]:
     """Every reason this scenario may not run in `env`, each naming the step."""
-    problems: list[str] = []
+    from drills.active_active.runner import environment_refusals
+    from drills.runner.session import topology_spec
+
+    active_active = topology_spec(scenario).mode == "active-active"
+    problems: list[str] = environment_refusals(topology_spec(scenario), env)
     for stage, i, step in scenario.steps():
         where = f"stage {stage.name}, step {step.label(i)}"
+        # active-active: a cut-over (a failover moves every range of a unit) writes the routing document
+        moves = step.cutover.to if step.cutover is not None else \
+            (step.failover.to or "*") if active_active and step.failover is not None else None
+        if moves is not None and not env.allows("cutover", moves):
+            allowed = ", ".join(f"{a.fault} on {'/'.join(a.targets)}" for a in env.allow) or "nothing"
+            problems.append(f"{where}: a cut-over to {moves} writes the routing document, which environment "
+                            f"{env.name} does not allow (add `{{fault: cutover, targets: [{moves}]}}` to "
+                            f"allow; allow: {allowed})")
+        if active_active and step.failback is not None:
+            problems.append(f"{where}: failback in active-active re-points the returned unit's link and re-applies "
+                            f"its filters, and drills never reconfigures replication in environment {env.name}: "
+                            "bring the unit back with your own tooling")
         if step.fault is not None:
             ftype, target = step.fault.type, step.fault.target or "-"
             if not env.allows(ftype, target):

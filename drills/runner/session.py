@@ -203,7 +203,12 @@ def external_provider(scenario: Scenario, opts: RunOptions, environ: dict[str, s
     safety.confirm(env, opts.confirm)
     if opts.reset:
         raise UserError(f"--reset: environment {env.name} is not drills' to reset")
-    return ExternalProvider(env, environ)
+    provider = ExternalProvider(env, environ)
+    if topology_spec(scenario).mode == "active-active":  # the pair as declared, read before anything starts
+        from drills.active_active.attached import check_declared
+
+        check_declared(provider.topology(), env)
+    return provider
 
 
 def refuse_missing_capabilities(scenario: Scenario, provider: TopologyProvider) -> None:
@@ -369,7 +374,7 @@ class Drill:
             self.progress.say(f"bringing the topology up in {self.state_dir}")
             self.topo = provider.up(spec, self.state_dir, lambda msg: self.progress.say(f"  {msg}"))
         self._copy_filter_list()
-        if topology_spec(self.scenario).mode == "active-active":
+        if topology_spec(self.scenario).mode == "active-active" and self.env_file is None:
             from drills.active_active.runner import prepare
 
             prepare(self.topo, topology_spec(self.scenario), self.journal, provider.name)
@@ -381,6 +386,10 @@ class Drill:
                             pids=control.pids() if control is not None else None, routing_key=self.topo.routing_key)
         if self.env_file is not None:
             self._enter_environment()
+            if topology_spec(self.scenario).mode == "active-active":  # attached and verified, after the lock
+                from drills.active_active.runner import prepare
+
+                prepare(self.topo, topology_spec(self.scenario), self.journal, provider.name, env=self.env_file)
 
     def _enter_environment(self) -> None:
         """Someone else's environment: say what the drill was allowed and that its lock (one

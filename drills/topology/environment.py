@@ -28,6 +28,7 @@ from drills.errors import ConfigError
 from drills.yamlsource import Duration
 
 PATHS = ("app:dc1", "app:dc2", "link:dc1->dc2", "link:dc2->dc1", "etcd")
+AA_LINKS = ("dc1->dc2", "dc2->dc1")
 PROCESS_TARGETS = ("dc1", "dc2", "etcd")
 PROCESS_ACTIONS = ("crash", "hang", "resume", "restart")
 # the scenario's fault type -> the commands it needs: the act, and what heals it (a crashed
@@ -167,8 +168,10 @@ class Replication(_Strict):
 
 
 class Allow(_Strict):
-    fault: str = Field(description="a fault type from the catalogue, or * for any")
-    targets: list[str] = Field(default_factory=lambda: ["*"], description="paths or servers; * for any")
+    fault: str = Field(description="a fault type from the catalogue, `cutover` (active-active: the cut-over "
+                                   "controller's writes to the routing document), or * for any")
+    targets: list[str] = Field(default_factory=lambda: ["*"], description="paths or servers (for `cutover`: the DC "
+                                                                          "users may move to); * for any")
 
 
 class ProcessCommands(_Strict):
@@ -226,6 +229,22 @@ class Lock(_Strict):
     ttl: Duration = Field(10.0, ge=2, le=3600, description="a crashed run's lock expires after this")
 
 
+class ActiveActiveEnv(_Strict):
+    """`mode: active-active`: the environment already runs two-way replication (drills never
+    makes it so: it attaches and verifies, `drills.active_active.attached`)."""
+
+    central: Literal["dc1", "dc2"] = Field(description="the unit that alone writes the central database")
+    links: list[Literal["dc1->dc2", "dc2->dc1"]] = Field(description="the links that exist: both, for two writers")
+
+    @field_validator("links")
+    @classmethod
+    def _both(cls, v: list[str]) -> list[str]:
+        if sorted(set(v)) != sorted(AA_LINKS) or len(v) != len(AA_LINKS):
+            raise ValueError(f"active-active needs both links, each once: {', '.join(AA_LINKS)} (given: "
+                             f"{', '.join(v) or 'none'}); one link is the single-writer mode")
+        return v
+
+
 class EnvironmentFile(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     provider: Literal["external"]
@@ -238,6 +257,9 @@ class EnvironmentFile(_Strict):
     etcd: Etcd
     toxiproxy: Toxiproxy
     replication: Replication
+    mode: Literal["single-writer", "active-active"] = Field(
+        "single-writer", description="active-active: both DCs write, two-way replication the environment set up itself")
+    active_active: ActiveActiveEnv | None = Field(None, description="with mode active-active: the central unit, the links")
     allow: list[Allow] = Field(default_factory=list, description="faults permitted; anything else is refused")
     process_faults: dict[Literal["dc1", "dc2", "etcd"], ProcessCommands] = Field(default_factory=dict)
     max_fault_duration: Duration = Field(300.0, gt=0, description="a fault is healed when it has been active this long")
@@ -259,6 +281,21 @@ class EnvironmentFile(_Strict):
         if dup:
             raise ValueError(f"stop condition name(s) used twice: {', '.join(dup)}")
         return v
+
+    @model_validator(mode="after")
+    def _mode(self) -> EnvironmentFile:
+        if self.mode == "active-active":
+            if self.active_active is None:
+                raise ValueError("mode active-active: declare `active_active: {central: dc1|dc2, links: [dc1->dc2, "
+                                 "dc2->dc1]}`")
+            unmapped = [f"link:{link}" for link in self.active_active.links if f"link:{link}" not in self.toxiproxy.proxies]
+            if unmapped:
+                raise ValueError(f"mode active-active: map both link proxies in toxiproxy.proxies (missing: "
+                                 f"{', '.join(unmapped)})")
+        elif self.active_active is not None:
+            raise ValueError("`active_active` is declared but mode is single-writer: add `mode: active-active` or "
+                             "remove it")
+        return self
 
     @property
     def base(self) -> Path:

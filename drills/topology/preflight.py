@@ -517,8 +517,11 @@ class _Preflight:
                 self.check_app(dc)
             for dc in ("dc1", "dc2"):
                 self.check_repl(dc)
-            self.check_replication()
-            self.check_filters()
+            if self.env.mode == "active-active":
+                self.check_active_active()
+            else:
+                self.check_replication()
+                self.check_filters()
             self.check_proxies()
         finally:
             for conn in self.conns.values():
@@ -586,7 +589,7 @@ class _Preflight:
                                     f"{self.file} are right (try: {self._etcdctl()} endpoint health)")
                 return
             self.report.passed("etcd", where, f"etcd answers at {env.etcd.endpoint}")
-            source = env.replication.source
+            source = env.active_active.central if env.active_active is not None else env.replication.source
             publish = f"{self._etcdctl()} put {key} 'DOCUMENT'"
             try:
                 route = cc.read()
@@ -951,6 +954,34 @@ class _Preflight:
                 self.report.passed("replication", source, f"{source} is not a replica of {replica}")
         else:
             self.report.passed("replication", source, f"{source} is not a replica of {replica}")
+
+    # ---- active-active: attached and verified -------------------------------------------------------
+    def check_active_active(self) -> None:
+        """Both links, distinct identities, the mode's filters on each link — the one judgement
+        a run makes before it starts (`drills.active_active.attached.differences`). The loop
+        check writes a marker row: a drill runs it (where writes are allowed), never env check."""
+        from drills.active_active import attached
+
+        where = "dc1 <-> dc2"
+        if self._declared(quiet=False) is None:
+            return
+        aa = attached.settings(self.env)
+        found = attached.differences(attached.observe(self.topo), attached.expected(self.topo, aa),
+                                     self.topo.source_behind)
+        fix = (f"make the pair what {self.file} declares (drills never reconfigures it), or correct `active_active` / "
+               f"replication.filter_list in {self.file}")
+        for difference in found:
+            self.report.problem("active-active", where, difference, fix)
+        if not found:
+            self.report.passed("active-active", where, f"both links run through their proxies with distinct server and "
+                                                       f"GTID domain ids and the mode's filters (central unit "
+                                                       f"{aa.central})")
+        if self.env.writes == "none":
+            self.report.skip("active-active", "loop check", "not verified: the loop check writes a marker row and "
+                                                            f"environment {self.env.name} allows no writes (writes: none)")
+        else:
+            self.report.skip("active-active", "loop check", "runs at the start of each drill, in drills_canary (env "
+                                                            "check writes nothing)")
 
     # ---- the filter list ----------------------------------------------------------------------------
     def _declared(self, quiet: bool = False) -> FilterList | None:

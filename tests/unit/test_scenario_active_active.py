@@ -60,6 +60,7 @@ def test_another_provider_is_refused_before_anything_starts() -> None:
     from drills.active_active.runner import refuse_provider
     from drills.errors import UserError
 
-    refuse_provider("local")
-    with pytest.raises(UserError, match="local provider only"):
-        refuse_provider("containers")
+    for provider in ("local", "containers", "external"):  # established (local, containers); attached (external)
+        refuse_provider(provider)
+    with pytest.raises(UserError, match="runs on the providers local, containers, external"):
+        refuse_provider("kubernetes")
