@@ -1,8 +1,10 @@
 """`drills explore SPACE.yaml`: search fault schedules, shrink a failure to a minimal scenario.
 
-Exit codes: 0 nothing failed, 1 a check of the property failed (reproduced, or flaky — a
-failure that did not come back on replay is a finding too), 2 invalid input or a search
-stopped by harness errors, 130 interrupted.
+Exit codes: 0 nothing failed and every example run judged the property, 1 a check of the
+property failed (reproduced, flaky — a failure that did not come back on replay is a finding
+too — or unconfirmed: the replay could not judge), 2 invalid input or a search stopped by
+harness errors, 3 inconclusive: nothing failed, but some example ended in a harness error or
+could not decide a check the property names (not tested is not passed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from drills.durations import format_duration, parse_duration
-from drills.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UserError
+from drills.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, UserError
 from drills.explore.explorer import Explorer, Outcome, drill_runner
 from drills.explore.space import Space, load_space
 
@@ -51,9 +53,17 @@ def cmd_explore(args: argparse.Namespace) -> int:
     outcome = explore(space, out=args.out, max_examples=args.max_examples, time_budget=budget, seed=args.seed,
                       state_dir=args.state_dir, stream=sys.stderr)
     print_summary(outcome, sys.stdout)
+    return exit_code(outcome)
+
+
+def exit_code(outcome: Outcome) -> int:
+    """See the module docstring: a failure first, then a search the harness stopped, then
+    examples that did not test the property; 0 only when every example judged it and passed."""
     if outcome.minimal is not None:
         return EXIT_FAILED
-    return EXIT_USAGE if outcome.stopped and "harness error" in outcome.stopped else EXIT_OK
+    if outcome.stopped and "harness error" in outcome.stopped:
+        return EXIT_USAGE
+    return EXIT_INCONCLUSIVE if outcome.verdict == "inconclusive" else EXIT_OK
 
 
 def explore(space: Space, *, out: Path | None = None, max_examples: int = 20, time_budget: float = 600.0,
@@ -88,20 +98,31 @@ def print_summary(outcome: Outcome, out: TextIO) -> None:
     d = outcome.as_dict()
     replays = " and the replay" if outcome.replay is not None else ""
     lines = [f"explore {outcome.space}: {d['examples_run']} examples run ({d['shrink_steps']} shrink steps{replays}), "
-             f"{d['failures']} failing, {d['errors']} harness errors, {outcome.seconds:.0f}s "
+             f"{d['failures']} failing, {d['errors']} harness errors, {d['inconclusive']} inconclusive, "
+             f"{outcome.seconds:.0f}s "
              f"({d['examples_per_minute']} examples/min)"]
     if outcome.stopped:
         lines.append(f"  stopped: {outcome.stopped}")
     if outcome.minimal is not None:
         m = outcome.minimal
         names = ", ".join(c["name"] for c in m.failed_checks)
-        label = "FLAKY" if outcome.flaky else "FAILED"
+        label = {"flaky": "FLAKY", "unconfirmed": "UNCONFIRMED"}.get(outcome.replay_verdict, "FAILED")
         lines.append(f"{label}: {names} failed on a {len(m.schedule)}-step schedule: {m.schedule.describe()}")
         lines.append(f"  minimal example: {m.run_dir}")
         if outcome.replay is not None:
-            again = "failed again" if not outcome.flaky else f"did NOT fail ({outcome.replay.outcome})"
+            again = {"reproduced": "failed again", "flaky": f"did NOT fail the same way ({outcome.replay.outcome})"}.get(
+                outcome.replay_verdict, f"could not judge ({outcome.replay.outcome})")
             lines.append(f"  replay: {again}: {outcome.replay.run_dir}")
         lines.append(f"  scenario: {outcome.scenario_file}  (drills run {outcome.scenario_file})")
+    elif outcome.not_judged:
+        bad = outcome.not_judged
+        unknown = sorted({name for e in bad for name in e.unknown_checks})
+        errors = sum(e.outcome == "error" for e in bad)
+        lines.append(f"INCONCLUSIVE: no check of the property failed, but {len(bad)} of {len(outcome.ran)} examples "
+                     f"did not test it ({errors} harness errors, {len(bad) - errors} could not decide"
+                     + (f" {', '.join(unknown)}" if unknown else "") + ")")
+        for e in bad[:3]:
+            lines.append(f"  #{e.number} {e.outcome}: {e.run_dir}")
     else:
         lines.append("no check of the property failed")
     lines.append(f"  report: {outcome.session_dir / 'explore.json'}")

@@ -56,10 +56,11 @@ class Example:
     phase: str  # generate | shrink | replay
     schedule: Schedule
     run_dir: Path | None
-    outcome: str  # passed | failed | error | skipped
+    outcome: str  # passed | failed | inconclusive | error | skipped
     status: str = ""
     failed_checks: list[dict[str, Any]] = field(default_factory=list)
     judged: int = 0  # checks with a verdict (passed or failed)
+    unknown_checks: list[str] = field(default_factory=list)  # checks of the property that could not decide
     seconds: float = 0.0
     reset_s: float | None = None
     same_as: int | None = None  # a repeat of this example's schedule: its verdict, not run again
@@ -69,7 +70,7 @@ class Example:
         return {"number": self.number, "phase": self.phase, "steps": len(self.schedule),
                 "schedule": self.schedule.describe(), "run_dir": str(self.run_dir) if self.run_dir else None,
                 "outcome": self.outcome, "status": self.status, "failed_checks": self.failed_checks,
-                "judged": self.judged, "seconds": round(self.seconds, 3),
+                "judged": self.judged, "unknown_checks": self.unknown_checks, "seconds": round(self.seconds, 3),
                 "reset_s": None if self.reset_s is None else round(self.reset_s, 3), "same_as": self.same_as,
                 "error": self.error}
 
@@ -99,7 +100,7 @@ class Outcome:
     minimal: Example | None = None
     replay: Example | None = None
     scenario_file: Path | None = None
-    flaky: bool = False
+    replay_verdict: str = ""  # reproduced | flaky | unconfirmed (see `confirm`)
     stopped: str = ""
     seconds: float = 0.0
     seed: int | None = None
@@ -108,6 +109,23 @@ class Outcome:
     @property
     def ran(self) -> list[Example]:
         return [e for e in self.examples if e.run_dir is not None and e.same_as is None]
+
+    @property
+    def flaky(self) -> bool:
+        return self.replay_verdict == "flaky"
+
+    @property
+    def not_judged(self) -> list[Example]:
+        """Examples run (not the replay) that did not test the property: errors and inconclusive ones."""
+        return [e for e in self.ran if e.phase != "replay" and e.outcome in ("error", "inconclusive")]
+
+    @property
+    def verdict(self) -> str:
+        """failure | flaky | unconfirmed (a check failed) | inconclusive (nothing failed, but some
+        example did not test the property) | passed."""
+        if self.minimal is not None:
+            return {"reproduced": "failure"}.get(self.replay_verdict, self.replay_verdict or "failure")
+        return "inconclusive" if self.not_judged else "passed"
 
     def as_dict(self) -> dict[str, Any]:
         ran = self.ran
@@ -118,12 +136,14 @@ class Outcome:
             "examples_run": len(ran), "examples_drawn": len(self.examples),
             "failures": sum(e.outcome == "failed" for e in self.examples if e.same_as is None),
             "errors": sum(e.outcome == "error" for e in ran),
+            "inconclusive": sum(e.outcome == "inconclusive" for e in ran),
+            "verdict": self.verdict,
             "shrink_steps": sum(e.phase == "shrink" for e in ran),
             "not_run_out_of_time": self.skipped,
             "examples_per_minute": round(60 * len(ran) / self.seconds, 2) if self.seconds else None,
             "mean_example_s": round(sum(e.seconds for e in ran) / len(ran), 3) if ran else None,
             "mean_reset_s": round(sum(resets) / len(resets), 3) if resets else None,
-            "finding": ("flaky" if self.flaky else "failure") if self.minimal else None,
+            "finding": self.verdict if self.minimal else None,
             "minimal": self.minimal.as_dict() if self.minimal else None,
             "replay": self.replay.as_dict() if self.replay else None,
             "scenario_file": str(self.scenario_file) if self.scenario_file else None,
@@ -148,6 +168,7 @@ class Explorer:
         self.by_schedule: dict[str, Example] = {}
         self.first_failure: Example | None = None
         self.errors_in_a_row = 0
+        self.stopping = False  # a StopSearch is on its way out: Hypothesis must not save that example
         self.skipped = 0  # shrink candidates not run: out of time
         self.t0 = 0.0
 
@@ -170,11 +191,16 @@ class Explorer:
         test: Any = drill_property
         if self.seed is not None:
             test = seed_decorator(self.seed)(test)
+        database = _guarded_database(DirectoryBasedExampleDatabase(str(self.db_dir)), lambda: self.stopping)
         test = settings(
-            database=DirectoryBasedExampleDatabase(str(self.db_dir)), max_examples=self.max_examples, deadline=None,
+            database=database, max_examples=self.max_examples, deadline=None,
             phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
             report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False,
         )(test)
+        # the key is the space's name, not the digest of this function's source: a failure found once
+        # is tried first next time in this space (whatever drills version), never in another space
+        # sharing the `--out` directory
+        test._hypothesis_internal_database_key = f"drills-explore:{self.space.name}".encode()
         outcome = Outcome(self.space.name, self.session_dir, self.examples, seed=self.seed)
         minimal: Example | None = None
         saved_cap = engine.MAX_SHRINKING_SECONDS
@@ -200,8 +226,8 @@ class Explorer:
                 minimal = self.examples[minimal.same_as - 1]
             outcome.minimal = minimal
             outcome.replay = self.replay(minimal)
-            outcome.flaky = outcome.replay.outcome != "failed"
-            outcome.scenario_file = self.write_minimal(minimal, outcome.replay, outcome.flaky)
+            outcome.replay_verdict = confirm(minimal, outcome.replay)
+            outcome.scenario_file = self.write_minimal(minimal, outcome.replay, outcome.replay_verdict)
         outcome.seconds = self.clock() - self.t0
         outcome.skipped = self.skipped
         (self.session_dir / REPORT_FILE).write_text(masking.mask(json.dumps(outcome.as_dict(), indent=2)) + "\n")
@@ -216,11 +242,12 @@ class Explorer:
         seen = self.by_schedule.get(key)
         if seen is not None and phase != "replay":
             ex = Example(number, phase, schedule, seen.run_dir, seen.outcome, seen.status, seen.failed_checks,
-                         seen.judged, same_as=seen.number)
+                         seen.judged, unknown_checks=seen.unknown_checks, same_as=seen.number, error=seen.error)
             self.examples.append(ex)
         else:
             if self.left() <= 0 and phase != "replay":  # the replay of a finding runs whatever the clock says
                 if self.first_failure is None:
+                    self.stopping = True
                     raise StopSearch(f"time budget of {format_duration(self.time_budget)} used up")
                 self.skipped += 1  # not listed: Hypothesis may ask for many more before it gives up
                 return Example(number, phase, schedule, None, "skipped", error="time budget used up")
@@ -232,6 +259,7 @@ class Explorer:
         if ex.outcome == "error" and ex.same_as is None:
             self.errors_in_a_row += 1
             if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW and phase != "replay":
+                self.stopping = True
                 raise StopSearch(f"{MAX_ERRORS_IN_A_ROW} examples in a row ended in a harness error "
                                  f"(last: {ex.error}); is the topology healthy?")
         elif ex.same_as is None:
@@ -263,7 +291,7 @@ class Explorer:
         return self.example(minimal.schedule, phase="replay")
 
     # ---- the written finding -------------------------------------------------------------------
-    def write_minimal(self, minimal: Example, replay: Example, flaky: bool) -> Path:
+    def write_minimal(self, minimal: Example, replay: Example, replay_verdict: str) -> Path:
         """The minimal failing schedule as a plain scenario, beside its run directory."""
         assert minimal.run_dir is not None
         path = minimal.run_dir.parent / f"{minimal.run_dir.name}-minimal.yaml"
@@ -278,8 +306,7 @@ class Explorer:
             f"this is example {minimal.number}; seed {self.seed if self.seed is not None else 'random'}; "
             f"Hypothesis example database {self.db_dir}.",
             f"Run directory of the minimal example: {minimal.run_dir}",
-            (f"FLAKY: the replay did not fail ({replay.outcome}; {replay.run_dir})" if flaky else
-             f"Replayed once more after shrinking: failed again ({replay.run_dir})"),
+            _replay_line(minimal, replay, replay_verdict),
             f"Schedule ({_steps(len(minimal.schedule))}): {minimal.schedule.describe()}",
             f"Replay with: drills run {path}",
         ]
@@ -304,6 +331,8 @@ class Explorer:
         verdict = ex.outcome.upper()
         if ex.failed_checks:
             verdict += " " + ", ".join(c["name"] for c in ex.failed_checks)
+        if ex.unknown_checks:
+            verdict += " (could not decide: " + ", ".join(ex.unknown_checks) + ")"
         if ex.error:
             verdict += f" ({_one_line(ex.error, 120)})"
         self.stream.write(masking.mask(
@@ -314,27 +343,93 @@ class Explorer:
 
 
 def judge_example(space: Space, ex: Example, result: dict[str, Any]) -> Example:
-    """An example's outcome from its result.json: failed when a check of the property failed;
-    otherwise error when the drill did not run as drawn — the run ended in error/aborted, or a
-    step failed (the warm-up got no write on dc1, a fault could not be injected or healed; a
-    refused switch is `skipped`, not failed)."""
+    """An example's outcome from its result.json, strongest first:
+
+    - error: the drill did not run as drawn — the run ended in error/aborted, or a step failed
+      (the warm-up got no write on dc1, a fault could not be injected or healed; a refused
+      switch is `skipped`, not failed). A check that failed in such a run is not a finding about
+      the schedule (a fault never healed fails checks too): it is named in the error, not shrunk;
+    - failed: a check of the property failed;
+    - inconclusive: a check the property names explicitly came back `unknown` (or was not
+      evaluated). `unknown` is never a pass: the example did not test what the property asks,
+      so it is counted apart, and a search with such examples is not reported as clean. With
+      the default property (every check the run can judge) an unknown check is outside it;
+    - passed."""
     ex.status = str(result.get("status", "error"))
     checks = result.get("checks") or []
     wanted = space.property_checks()
     ex.judged = sum(c.get("status") in ("passed", "failed") for c in checks)
-    ex.failed_checks = [{"name": c["name"], "summary": _one_line(str(c.get("summary") or ""), 400)}
-                        for c in checks if c.get("status") == "failed" and (wanted is None or c["name"] in wanted)]
+    failed = [{"name": c["name"], "summary": _one_line(str(c.get("summary") or ""), 400)}
+              for c in checks if c.get("status") == "failed" and (wanted is None or c["name"] in wanted)]
     steps_failed = [s for s in result.get("steps") or [] if s.get("status") == "failed"]
-    if ex.failed_checks:
-        ex.outcome = "failed"
-    elif ex.status in ("error", "aborted") or steps_failed or not checks:
+    if ex.status in ("error", "aborted") or steps_failed or not checks:
         ex.outcome = "error"
-        reasons = result.get("reasons") or []
-        ex.error = _one_line("; ".join(str(r) for r in reasons[:2]) or f"run {ex.status}", 300)
+        reasons = [str(r) for r in result.get("reasons") or []]
+        if steps_failed and not reasons:
+            reasons = [f"step {s.get('stage')}/{s.get('step')} failed: {s.get('error') or ''}" for s in steps_failed]
+        why = "; ".join(reasons[:2]) or f"run {ex.status}"
+        if failed:
+            why += f" (checks failed too, not counted: {', '.join(c['name'] for c in failed)})"
+        ex.error = _one_line(why, 300)
+    elif failed:
+        ex.outcome = "failed"
+        ex.failed_checks = failed
     else:
-        ex.outcome = "passed"
+        by_name = {c["name"]: c for c in checks}
+        ex.unknown_checks = [name for name in wanted or []
+                             if (by_name.get(name) or {}).get("status") not in ("passed", "failed")]
+        ex.outcome = "inconclusive" if ex.unknown_checks else "passed"
     ex.reset_s = reset_seconds(ex.run_dir) if ex.run_dir else None
     return ex
+
+
+def confirm(minimal: Example, replay: Example) -> str:
+    """Did the replay of the minimal schedule fail the same way? `reproduced`: every check that
+    failed fails again; `flaky`: the replay ran and judged, and those checks did not all fail
+    (passed, or another check failed instead); `unconfirmed`: the replay itself could not judge
+    (a harness error, an unknown check) — no evidence either way, and not called flaky."""
+    again = {c["name"] for c in replay.failed_checks}
+    if replay.outcome == "failed" and {c["name"] for c in minimal.failed_checks} <= again:
+        return "reproduced"
+    if replay.outcome in ("passed", "failed"):
+        return "flaky"
+    return "unconfirmed"
+
+
+def _replay_line(minimal: Example, replay: Example, replay_verdict: str) -> str:
+    if replay_verdict == "reproduced":
+        return f"Replayed once more after shrinking: failed again ({replay.run_dir})"
+    if replay_verdict == "flaky":
+        also = (f", failed instead: {', '.join(c['name'] for c in replay.failed_checks)}"
+                if replay.failed_checks else "")
+        return f"FLAKY: the replay did not fail the same way ({replay.outcome}{also}; {replay.run_dir})"
+    why = replay.error or ", ".join(replay.unknown_checks) or replay.outcome
+    return f"UNCONFIRMED: the replay could not judge ({replay.outcome}: {_one_line(why, 200)}; {replay.run_dir})"
+
+
+def _guarded_database(inner: Any, stopping: Callable[[], bool]) -> Any:
+    """Hypothesis' directory database, except that nothing is saved while a `StopSearch` leaves
+    the test: Hypothesis saves the choices of any example that raised, and the example that
+    stops the search (out of time: never run; the third harness error) is no failure — saved,
+    it would be the first thing tried next time, before the real failures."""
+    from hypothesis.database import ExampleDatabase
+
+    class Guarded(ExampleDatabase):
+        def save(self, key: bytes, value: bytes) -> None:
+            if not stopping():
+                inner.save(key, value)
+
+        def fetch(self, key: bytes) -> Any:
+            return inner.fetch(key)
+
+        def delete(self, key: bytes, value: bytes) -> None:
+            inner.delete(key, value)
+
+        def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+            if not stopping():
+                inner.move(src, dest, value)
+
+    return Guarded()
 
 
 def reset_seconds(run_dir: Path) -> float | None:

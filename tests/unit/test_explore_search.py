@@ -19,7 +19,7 @@ from drills.explore.schedule import Schedule
 from drills.explore.space import load_space_text
 from drills.scenario.loader import load_scenario, load_scenario_text
 
-SPACE = load_space_text("""\
+SPACE_SOURCE = """\
 name: model
 controller: {kind: reference, edge_fencing: false}
 faults:
@@ -32,7 +32,8 @@ max_steps: 3
 at: {min: 0s, max: 2s, step: 1s}
 duration: {min: 1s, max: 7s, step: 2s}
 property: {checks: [split_brain]}
-""", "model.yaml")
+"""
+SPACE = load_space_text(SPACE_SOURCE, "model.yaml")
 
 
 def fault_spans(scenario_file: Path) -> list[tuple[str, str, float]]:
@@ -285,3 +286,195 @@ def test_summary_names_the_finding_and_its_files(tmp_path: Path) -> None:
     out = io.StringIO()
     print_summary(Explorer(SPACE, tmp_path / "b", tmp_path / "db-b", never, max_examples=3, seed=1).explore(), out)
     assert "no check of the property failed" in out.getvalue() and "FAILED" not in out.getvalue()
+
+
+# ---- review of issue 15: what must not pass for a finding, or for a clean search ----------------
+
+BOTH = load_space_text("""\
+name: both
+controller: {kind: reference, edge_fencing: false}
+faults:
+  - {type: hang, targets: [dc1]}
+at: {min: 0s, max: 2s, step: 1s}
+duration: {min: 1s, max: 7s, step: 2s}
+property: {checks: [split_brain, rto]}
+""", "both.yaml")
+
+
+def test_an_unknown_property_check_is_inconclusive_not_a_pass(tmp_path: Path) -> None:
+    """rto is named by the property and comes back `unknown` on every example: no example
+    tested the property, so the search is inconclusive (exit 3), never "nothing failed" (exit 0)."""
+    from drills.explore.commands import exit_code, print_summary
+
+    def rto_unknown(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        return result(False)  # split_brain passed, rto unknown
+
+    outcome = Explorer(BOTH, tmp_path / "s", tmp_path / "db", rto_unknown, max_examples=5, seed=1).explore()
+    assert outcome.minimal is None and outcome.ran
+    assert all(e.outcome == "inconclusive" and e.unknown_checks == ["rto"] for e in outcome.ran)
+    assert outcome.verdict == "inconclusive" and exit_code(outcome) == 3
+    report = json.loads((outcome.session_dir / "explore.json").read_text())
+    assert report["verdict"] == "inconclusive" and report["inconclusive"] == len(outcome.ran)
+    out = io.StringIO()
+    print_summary(outcome, out)
+    assert "INCONCLUSIVE" in out.getvalue() and "could not decide rto" in out.getvalue()
+    assert "\nno check of the property failed\n" not in out.getvalue()
+
+
+def test_a_property_check_never_evaluated_is_inconclusive() -> None:
+    r = result(False)
+    r["checks"] = [c for c in r["checks"] if c["name"] != "rto"]  # not in result.json at all
+    judged = judge_example(BOTH, _ex(), r)
+    assert judged.outcome == "inconclusive" and judged.unknown_checks == ["rto"]
+
+
+def test_unknown_outside_an_explicit_property_is_not_inconclusive() -> None:
+    """The negative: rto unknown, but the property names split_brain only (SPACE): passed.
+    With the default property (every check the run can judge) an unknown check is outside it."""
+    assert judge_example(SPACE, _ex(), result(False)).outcome == "passed"
+    everything = load_space_text("name: all\nfaults: [{type: hang}]\n")
+    assert judge_example(everything, _ex(), result(False)).outcome == "passed"
+
+
+def test_errors_make_a_clean_search_inconclusive(tmp_path: Path) -> None:
+    """One harness error in every other example never reaches three in a row; the search must
+    still not end as a clean pass."""
+    from drills.explore.commands import exit_code
+
+    calls = []
+
+    def every_other(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        calls.append(run_dir)
+        if len(calls) % 2:
+            return {"status": "error", "checks": [], "steps": [], "reasons": ["reset failed"]}
+        return result(False)
+
+    outcome = explorer(tmp_path, every_other, max_examples=8).explore()
+    assert not outcome.stopped and outcome.minimal is None
+    assert any(e.outcome == "error" for e in outcome.ran) and any(e.outcome == "passed" for e in outcome.ran)
+    assert outcome.verdict == "inconclusive" and exit_code(outcome) == 3
+
+
+def test_clean_search_exits_0(tmp_path: Path) -> None:
+    from drills.explore.commands import exit_code
+
+    def never(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        return result(False)
+
+    outcome = explorer(tmp_path, never, max_examples=5).explore()
+    assert outcome.verdict == "passed" and exit_code(outcome) == 0
+
+
+@pytest.mark.parametrize("broken", [
+    {"status": "error", "checks": result(True)["checks"], "steps": [], "reasons": ["heal failed"]},
+    {"status": "failed", "checks": result(True)["checks"],
+     "steps": [{"stage": "warm-up", "step": "2:expect", "status": "failed", "error": "no write on dc1"}]},
+])
+def test_a_failed_check_in_a_run_that_did_not_run_as_drawn_is_not_a_finding(broken: dict[str, Any]) -> None:
+    judged = judge_example(SPACE, _ex(), broken)
+    assert judged.outcome == "error" and judged.failed_checks == []
+    assert "split_brain" in judged.error  # named, not hidden
+
+
+def test_a_search_whose_failures_all_come_with_harness_errors_finds_nothing(tmp_path: Path) -> None:
+    model = Model()
+
+    def fault_not_injected(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        r = model(scenario_file, run_dir)
+        if r["status"] == "failed":  # split brain: but only where a fault step failed too
+            r["steps"] = [{"stage": "schedule", "step": "1:fault", "status": "failed", "error": "toxiproxy said 500"}]
+        return r
+
+    outcome = explorer(tmp_path, fault_not_injected).explore()
+    assert any(e.outcome == "passed" for e in outcome.ran)  # not stopped before the model could split
+    assert any(e.outcome == "error" and "split_brain" in e.error for e in outcome.ran)
+    assert outcome.minimal is None and outcome.scenario_file is None
+    assert outcome.verdict == "inconclusive"
+
+
+def _db_files(db: Path) -> list[Path]:
+    return [p for p in db.rglob("*") if p.is_file()] if db.exists() else []
+
+
+def test_an_example_stopped_by_the_time_budget_is_not_saved_as_a_failure(tmp_path: Path) -> None:
+    """Hypothesis saves the choices of any example that raised; the one that stops the search
+    was never run, and must not be the first thing tried next time."""
+    clock = Clock()
+
+    def slow(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        clock.now += 10.0
+        return result(False)
+
+    outcome = explorer(tmp_path, slow, time_budget=25.0, clock=clock).explore()
+    assert "time budget" in outcome.stopped
+    assert _db_files(tmp_path / "db") == []
+
+
+def test_an_example_stopped_by_harness_errors_is_not_saved(tmp_path: Path) -> None:
+    def broken(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        return {"status": "error", "checks": [], "steps": [], "reasons": ["reset failed"]}
+
+    outcome = explorer(tmp_path, broken).explore()
+    assert "harness error" in outcome.stopped and _db_files(tmp_path / "db") == []
+
+
+def test_a_real_failure_is_saved(tmp_path: Path) -> None:
+    """The negative of the two above: the guard does not stop a real failure being saved."""
+    explorer(tmp_path, Model()).explore()
+    assert _db_files(tmp_path / "db")
+
+
+def test_the_database_is_keyed_by_space(tmp_path: Path) -> None:
+    """Two spaces sharing an --out directory share the database directory; one's failure is not
+    replayed as the first example of the other."""
+    explorer(tmp_path, Model(), seed=1).explore()
+    other = load_space_text(SPACE_SOURCE.replace("name: model", "name: other"), "other.yaml")
+    second = Explorer(other, tmp_path / "again", tmp_path / "db", Model(), max_examples=30, seed=99).explore()
+    assert second.examples[0].outcome == "passed"  # generated, as with a fresh database
+
+
+def test_a_replay_failing_another_check_is_flaky_and_names_it(tmp_path: Path) -> None:
+    """Default property (every check): the minimal example failed split_brain, its replay
+    passed split_brain but failed rpo. That is not "failed again": the finding did not come
+    back; the replay's own failure is named."""
+    every = load_space_text(SPACE_SOURCE.replace("property: {checks: [split_brain]}\n", ""), "every.yaml")
+    assert every.property_checks() is None
+    model = Model()
+
+    def other_check_on_replay(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        r = model(scenario_file, run_dir)
+        if model.seen[repr(fault_spans(scenario_file))] > 1:  # the replay
+            r = result(False)
+            r["status"] = "failed"
+            r["checks"][1]["status"] = "failed"  # rpo
+        return r
+
+    outcome = Explorer(every, tmp_path / "s", tmp_path / "db", other_check_on_replay, max_examples=30,
+                       seed=7).explore()
+    assert outcome.minimal is not None and [c["name"] for c in outcome.minimal.failed_checks] == ["split_brain"]
+    assert outcome.replay.outcome == "failed"
+    assert outcome.replay_verdict == "flaky" and outcome.verdict == "flaky"
+    text = outcome.scenario_file.read_text()
+    assert "FLAKY: the replay did not fail the same way (failed, failed instead: rpo" in text
+    assert str(outcome.minimal.run_dir) in text and str(outcome.replay.run_dir) in text
+
+
+def test_a_replay_that_errors_is_unconfirmed_not_flaky(tmp_path: Path) -> None:
+    from drills.explore.commands import exit_code, print_summary
+
+    model = Model()
+
+    def replay_errors(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        r = model(scenario_file, run_dir)
+        if model.seen[repr(fault_spans(scenario_file))] > 1:
+            return {"status": "error", "checks": [], "steps": [], "reasons": ["reset failed: dc2 down"]}
+        return r
+
+    outcome = explorer(tmp_path, replay_errors).explore()
+    assert outcome.replay_verdict == "unconfirmed" and not outcome.flaky and exit_code(outcome) == 1
+    text = outcome.scenario_file.read_text()
+    assert "UNCONFIRMED: the replay could not judge (error: reset failed: dc2 down" in text
+    assert str(outcome.replay.run_dir) in text
+    out = io.StringIO()
+    print_summary(outcome, out)
+    assert out.getvalue().startswith("explore model:") and "UNCONFIRMED: split_brain failed" in out.getvalue()
