@@ -121,11 +121,13 @@ class Outcome:
 
     @property
     def verdict(self) -> str:
-        """failure | flaky | unconfirmed (a check failed) | inconclusive (nothing failed, but some
-        example did not test the property) | passed."""
+        """failure | flaky | unconfirmed (a check failed) | interrupted | inconclusive (nothing
+        failed, but some example did not test the property, or none ran) | passed."""
         if self.minimal is not None:
             return {"reproduced": "failure"}.get(self.replay_verdict, self.replay_verdict or "failure")
-        return "inconclusive" if self.not_judged else "passed"
+        if self.stopped.startswith("interrupted"):
+            return "interrupted"
+        return "inconclusive" if self.not_judged or not self.ran else "passed"
 
     def as_dict(self) -> dict[str, Any]:
         ran = self.ran
@@ -211,6 +213,10 @@ class Explorer:
             minimal = exc.example
         except StopSearch as exc:
             outcome.stopped = exc.reason
+        except KeyboardInterrupt:  # Ctrl-C: what ran so far is evidence too; the caller tears down
+            outcome.stopped = "interrupted (Ctrl-C)"
+            self.write_report(outcome)
+            raise
         except BaseExceptionGroup as group:  # report_multiple_bugs=False makes this unlikely; take the first
             found = [e for e in _leaves(group) if isinstance(e, PropertyFailed)]
             if not found:
@@ -228,10 +234,13 @@ class Explorer:
             outcome.replay = self.replay(minimal)
             outcome.replay_verdict = confirm(minimal, outcome.replay)
             outcome.scenario_file = self.write_minimal(minimal, outcome.replay, outcome.replay_verdict)
+        self.write_report(outcome)
+        return outcome
+
+    def write_report(self, outcome: Outcome) -> None:
         outcome.seconds = self.clock() - self.t0
         outcome.skipped = self.skipped
         (self.session_dir / REPORT_FILE).write_text(masking.mask(json.dumps(outcome.as_dict(), indent=2)) + "\n")
-        return outcome
 
     def example(self, schedule: Schedule, phase: str | None = None) -> Example:
         """One example: run it (or reuse the verdict of the same schedule), then raise

@@ -478,3 +478,57 @@ def test_a_replay_that_errors_is_unconfirmed_not_flaky(tmp_path: Path) -> None:
     out = io.StringIO()
     print_summary(outcome, out)
     assert out.getvalue().startswith("explore model:") and "UNCONFIRMED: split_brain failed" in out.getvalue()
+
+
+class FakeLocal:
+    """drills.topology.local's up/down, recorded: which topology explore brought up and took down."""
+
+    def __init__(self) -> None:
+        self.up_dirs: list[Path] = []
+        self.down_dirs: list[Path] = []
+
+    def up(self, state_dir: Path, progress: Any = None) -> None:
+        self.up_dirs.append(Path(state_dir))
+
+    def down(self, state_dir: Path) -> None:
+        self.down_dirs.append(Path(state_dir))
+
+
+def _interrupting(scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+    raise KeyboardInterrupt
+
+
+@pytest.fixture
+def fake_local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeLocal:
+    from drills.explore import commands
+    from drills.topology import local
+
+    fake = FakeLocal()
+    monkeypatch.setattr(local, "up", fake.up)
+    monkeypatch.setattr(local, "down", fake.down)
+    monkeypatch.setattr(local, "state_root", lambda: tmp_path / "home")
+    monkeypatch.setattr(commands, "drill_runner", lambda state_dir: _interrupting)
+    return fake
+
+
+def test_ctrl_c_takes_down_the_topology_explore_brought_up_and_keeps_the_report(
+        tmp_path: Path, fake_local: FakeLocal) -> None:
+    from drills.explore.commands import explore
+
+    with pytest.raises(KeyboardInterrupt):
+        explore(SPACE, out=tmp_path / "out", max_examples=3, seed=1)
+    assert len(fake_local.up_dirs) == 1 and fake_local.down_dirs == fake_local.up_dirs
+    report = json.loads(next((tmp_path / "out").glob("*/explore.json")).read_text())
+    assert report["stopped"] == "interrupted (Ctrl-C)" and report["verdict"] == "interrupted"
+
+
+def test_ctrl_c_leaves_a_topology_explore_did_not_bring_up(
+        tmp_path: Path, fake_local: FakeLocal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The negative: with --state-dir of a running topology, explore neither starts nor stops it."""
+    from drills.explore.commands import explore
+    from drills.topology.state import Topology
+
+    monkeypatch.setattr(Topology, "exists", staticmethod(lambda state_dir: True))
+    with pytest.raises(KeyboardInterrupt):
+        explore(SPACE, out=tmp_path / "out", max_examples=3, seed=1, state_dir=tmp_path / "running")
+    assert fake_local.up_dirs == [] and fake_local.down_dirs == []
