@@ -71,20 +71,22 @@ def normalise(actions: list[Action]) -> Schedule:
 
 def timeline(schedule: Schedule) -> list[dict[str, Any]]:
     """The schedule as scenario steps: events in time order with the waits between them.
-    At the same instant a heal comes before an injection (a target freed, then taken)."""
-    events: list[tuple[float, int, int, dict[str, Any]]] = []
+    At the same instant a heal comes before an injection (a target freed, then taken) — except
+    the heal of a fault that lasts 0s, which comes right after its own injection (a crash and
+    its restart): a heal before its fault is no scenario."""
+    events: list[tuple[float, int, int, int, dict[str, Any]]] = []
     for i, action in enumerate(schedule.actions):
         name = f"f{i + 1}-{action.fault['type']}" if action.kind == "fault" else ""
         if action.kind == "fault":
-            events.append((action.at, 1, i, {"fault": {**action.fault, "name": name}}))
-            events.append((action.end, 0, i, {"heal": name}))
+            events.append((action.at, 1, i, 0, {"fault": {**action.fault, "name": name}}))
+            events.append((action.end, 0 if action.duration > 0 else 1, i, 1, {"heal": name}))
         else:
             # a switch the controller refuses (nothing to fail back from, a lagging replica) is
             # the controller's right: skipped, it does not fail the run
-            events.append((action.at, 1, i, {action.kind: {}, "on_failure": "skip"}))
+            events.append((action.at, 1, i, 0, {action.kind: {}, "on_failure": "skip"}))
     steps: list[dict[str, Any]] = []
     now = 0.0
-    for when, _order, _i, step in sorted(events, key=lambda e: (e[0], e[1], e[2])):
+    for when, _order, _i, _sub, step in sorted(events, key=lambda e: e[:4]):
         if when > now + 1e-9:
             steps.append({"wait": format_duration(round(when - now, 6))})
             now = when

@@ -100,3 +100,21 @@ def test_timeline_waits_add_up() -> None:
 
 def test_space_is_a_space() -> None:
     assert isinstance(WIDE, Space) and WIDE.at.values() == 17 and WIDE.duration.values() == 30
+
+
+def test_a_fault_lasting_0s_is_healed_after_it_is_injected() -> None:
+    """duration min 0s is what a shrink towards small values reaches: a crash and its restart.
+    Its heal must follow its own injection (not precede it: no valid scenario), and still come
+    before the next fault on the same target, injected at the same instant."""
+    crash = Action("fault", 1.0, {"type": "crash", "target": "dc1"}, 0.0)
+    hang = Action("fault", 1.0, {"type": "hang", "target": "dc1"}, 2.0)
+    steps = timeline(normalise([crash, hang]))
+    assert steps == [{"wait": "1s"}, {"fault": {"type": "crash", "target": "dc1", "name": "f1-crash"}},
+                     {"heal": "f1-crash"}, {"fault": {"type": "hang", "target": "dc1", "name": "f2-hang"}},
+                     {"wait": "2s"}, {"heal": "f2-hang"}]
+
+
+def test_a_space_with_0s_faults_loads_and_renders() -> None:
+    space = load_space_text("name: s\nfaults: [{type: crash, targets: [dc1]}]\nduration: {min: 0s, max: 2s}\n", "s.yaml")
+    schedule = normalise([Action("fault", 0.0, {"type": "crash", "target": "dc1"}, 0.0)])
+    load_scenario_text(render_scenario(space, schedule, name="zero"), "zero.yaml")
