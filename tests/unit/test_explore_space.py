@@ -101,7 +101,8 @@ def test_cli_bad_space_exit_2_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr + res.stdout
 
 
-@pytest.mark.parametrize("args", [["--max-examples", "0"], ["--time-budget", "soon"], ["--time-budget", "0s"]])
+@pytest.mark.parametrize("args", [["--max-examples", "0"], ["--time-budget", "soon"], ["--time-budget", "0s"],
+                                  ["--max-examples=-3"], ["--time-budget=-5s"], ["--time-budget", "nan"]])
 def test_cli_bad_options_exit_2(args: list[str]) -> None:
     res = subprocess.run([sys.executable, "-m", "drills", "explore", str(SPACES[0]), *args], capture_output=True,
                          text=True, cwd=REPO, timeout=60)
