@@ -41,15 +41,15 @@ MAX_STEPS = 10
 MAX_VALUES = 1000  # distinct values of one range: more is a millisecond grid nobody can shrink through
 
 
-class TimeRange(Strict):
-    """A duration drawn from `min`..`max` in whole `step`s (default: a tenth of the range)."""
+class _Graded(Strict):
+    """What a range of durations and a range of numbers share: `min`..`max` in whole `step`s."""
 
-    min: Duration = 0.0
-    max: Duration = 0.0
-    step: Duration | None = Field(None, gt=0, description="granularity; default a tenth of the range")
+    min: float
+    max: float
+    step: float | None
 
     @model_validator(mode="after")
-    def _ordered(self) -> TimeRange:
+    def _ordered(self) -> _Graded:
         _check_range(self.min, self.max, self.step)
         return self
 
@@ -61,28 +61,24 @@ class TimeRange(Strict):
     def grain(self) -> float:
         return _grain(self.min, self.max, self.step)
 
+
+class TimeRange(_Graded):
+    """A duration drawn from `min`..`max` in whole `step`s (default: a tenth of the range)."""
+
+    min: Duration = 0.0
+    max: Duration = 0.0
+    step: Duration | None = Field(None, gt=0, description="granularity; default a tenth of the range")
+
     def value(self, index: int) -> float:
         return round(min(self.max, self.min + index * self.grain), 6)
 
 
-class NumberRange(Strict):
+class NumberRange(_Graded):
     """A fault parameter drawn from `min`..`max` (in the parameter's own unit, e.g. ms)."""
 
     min: float
     max: float
     step: float | None = Field(None, gt=0, description="granularity; default a tenth of the range")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> NumberRange:
-        _check_range(self.min, self.max, self.step)
-        return self
-
-    def values(self) -> int:
-        return _count(self.min, self.max, self.grain)
-
-    @property
-    def grain(self) -> float:
-        return _grain(self.min, self.max, self.step)
 
     def value(self, index: int, whole: bool) -> float | int:
         v = min(self.max, self.min + index * self.grain)
