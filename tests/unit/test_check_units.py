@@ -85,14 +85,16 @@ class Record:
                 forced=False, **extra)
 
     def write(self, dc: str, user: int, invoke_ms: float, ok_ms: float | None, token: str, *,
-              order_id: int | None = None, client: str | None = None) -> None:
+              order_id: int | None = None, client: str | None = None, rules_version: int | None = None,
+              outcome: str = "ok", **extra: Any) -> None:
         self._op += 1
         oid = order_id if order_id is not None else units_id(dc, self._op)
         base = {"op": self._op, "f": "write_order", "id": oid, "dc": dc, "epoch": 1, "buyer_id": user,
-                "client": client or f"app-{dc}"}
+                "client": client or f"app-{dc}",
+                **({"rules_version": rules_version} if rules_version is not None else {})}
         self.ledger.append({**base, "type": "invoke", "token": token, "mono_ns": int(invoke_ms * MS)})
         if ok_ms is not None:
-            self.ledger.append({**base, "type": "ok", "mono_ns": int(ok_ms * MS)})
+            self.ledger.append({**base, "type": outcome, "mono_ns": int(ok_ms * MS), **extra})
 
     def end(self, rows: dict[str, list[list[Any]]] | None = None, link_errno: int = 0, loop_rows: int = 1) -> None:
         self.journal = [r for r in self.journal if r["kind"] not in (ev.AA_SETTLE, ev.AA_LINK, ev.AA_LOOP_CHECK)
@@ -384,3 +386,80 @@ def test_moving_a_range_gives_every_user_exactly_one_owner(case: tuple[int, int,
         owners = [x.dc for x in after.units if x.owns(u)]
         assert len(owners) == 1
         assert owners[0] == (to if lo <= u <= hi else before.owner(u))
+
+
+# ---- records made to fool the checks (review of issue 14) ---------------------------------------------
+
+def _payload(r: Record, kind: str, **match: Any) -> dict[str, Any]:
+    return next(x["payload"] for x in r.journal if x["kind"] == kind
+                and all(x["payload"].get(k) == v for k, v in match.items()))
+
+
+def test_unit_isolation_fails_for_a_banned_write_still_in_flight_after_its_clients_ban_ack() -> None:
+    """Sent at 109, acknowledged at 130: the client acknowledged the ban at 110, which means its
+    writes in flight had finished — this one had not, so it reached dc1 after the ban point was
+    due and neither the catch-up nor the read-back covers it."""
+    r = Record()
+    r.write("dc1", 20, 109, 130, "t-straddle")
+    v = unit_isolation.check(r.hist())
+    assert v.status == "failed" and v.measured["during_ban"] == 1
+
+
+def test_unit_isolation_fails_for_a_write_admitted_under_rules_that_ban_its_user() -> None:
+    """The ledger says the client applied version 2 (which bans user 20) and still took the
+    write: its ack journaled later does not excuse it."""
+    r = Record()
+    r.write("dc1", 20, 105, 106, "t-own-rules", rules_version=2)
+    v = unit_isolation.check(r.hist())
+    assert v.status == "failed" and v.measured["during_ban"] == 1
+
+
+def test_unit_isolation_fails_for_a_write_under_rules_older_than_its_client_acknowledged() -> None:
+    """app-dc2 acknowledged version 3 at 156, then wrote under version 1: its acknowledgements,
+    which the cut-over relies on, were not true."""
+    r = Record()
+    r.write("dc2", 150, 160, 161, "t-stale", rules_version=1)
+    v = unit_isolation.check(r.hist())
+    assert v.status == "failed" and "older than" in v.summary
+    honest = Record()
+    honest.write("dc2", 150, 160, 161, "t-fresh", rules_version=3)
+    assert unit_isolation.check(honest.hist()).status == "passed"
+
+
+def test_unit_isolation_ban_starts_at_the_earliest_evidence_not_the_controllers_late_line() -> None:
+    r = Record()
+    r.move(ev.AA_RULES, 130, rules_version=2)  # the controller journaled the ban at 130; app-dc1 applied it at 110
+    r.write("dc1", 20, 115, 116, "t-early-ban")
+    v = unit_isolation.check(r.hist())
+    assert v.status == "failed" and v.measured["during_ban"] == 1
+
+
+def test_write_ban_window_a_client_that_never_applied_the_lift_keeps_the_window_open() -> None:
+    r = Record()
+    r.drop(ev.AA_ACK, client="app-dc2", rules_version=4)
+    v = write_ban_window.check(r.hist(), objective=10.0)
+    assert v.status == "failed" and "app-dc2" in v.summary
+
+
+def test_write_ban_window_starts_at_the_earliest_evidence_of_the_ban() -> None:
+    r = Record()
+    r.move(ev.AA_RULES, 115, rules_version=2)  # journaled late: app-dc1 applied the ban at 110
+    v = write_ban_window.check(r.hist(), objective=1.0)
+    assert abs(v.measured["seconds"] - 0.066) < 1e-9
+
+
+def test_write_ban_window_phases_belong_to_the_cutover_of_that_ban() -> None:
+    """The same range moved twice: the second ban's phases come from the second cut-over."""
+    r = Record()
+    for x in [x for x in r.journal if x["kind"] == ev.AA_CUTOVER_STEP]:
+        y = copy.deepcopy(x)
+        y["mono_ns"] += 200 * MS
+        y["payload"]["cutover"] = 2
+        if "rules_version" in y["payload"]:
+            y["payload"]["rules_version"] += 3
+        r.journal.append(y)
+    r.rules(300, 5, U3, [0, 49])
+    r.rules(370, 7, U3, None)
+    v = write_ban_window.check(r.hist())
+    second = v.evidence["windows"][1]
+    assert second["cutover"] == 2 and second["phases_s"]["caught_up"] == 0.04
