@@ -27,7 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from drills.checks.history import History
-from drills.checks.units_record import Cutover, UnitsRecord
+from drills.checks.rpo import GtidSet
+from drills.checks.units_record import Cutover, RulesVersion, UnitsRecord
 from drills.checks.verdict import FAILED, PASSED, UNKNOWN, Status, Verdict, combine
 
 NAME = "cutover_protocol"
@@ -38,6 +39,9 @@ def check(hist: History) -> Verdict:
     rec = UnitsRecord.of(hist)
     if not rec.cutovers:
         return Verdict(NAME, UNKNOWN, None, OBJECTIVE, "No cut-over is in the record.", {})
+    if not rec.rules:  # without them no ban and no publish can be shown, nor their absence
+        return Verdict(NAME, UNKNOWN, None, OBJECTIVE, "The record holds cut-over steps but no unit rules, so the "
+                       "ban and the publish cannot be judged.", {"cutovers": [c.id for c in rec.cutovers]})
     results = [_judge(rec, c) for c in rec.cutovers]
     status = combine([r["status"] for r in results])
     summary = " ".join(r["summary"] for r in results if r["status"] == status)
@@ -46,22 +50,34 @@ def check(hist: History) -> Verdict:
     return Verdict(NAME, status, measured, OBJECTIVE, summary, {"cutovers": results})
 
 
+def _hands_over(rec: UnitsRecord, r: RulesVersion, c: Cutover) -> bool:
+    """Whether version `r` gives some user of the cut-over's range to its target that the
+    version in force before it did not (a partial move counts: it is a move)."""
+    before = rec.rules_at(r.mono_ns - 1)
+    lo, hi = c.range
+    # ownership is constant between unit boundaries: test the range's ends and each boundary in it
+    points = {lo, hi} | {b for x in (r, before) if x is not None for a, z, _ in x.units for b in (a, z, z + 1)
+                         if lo <= b <= hi}
+    return any(r.owner(u) == c.to and (before is None or before.owner(u) != c.to) for u in points)
+
+
 def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
     out: dict[str, Any] = {"cutover": c.id, "range": list(c.range), "from": c.source, "to": c.to, "forced": c.forced,
                            "violations": [], "gaps": []}
     v, gaps = out["violations"], out["gaps"]
-    step = c.steps.get("rules_published")
-    if step is not None:
-        new_version: int | None = int(step.get("rules_version"))
-    else:  # the controller did not say: any version moving the range after its start that no other cut-over claims
-        claimed = {int(o.steps["rules_published"].get("rules_version")) for o in rec.cutovers
-                   if o is not c and "rules_published" in o.steps}
-        started = c.at("start") or 0
-        moved = [r for r in rec.rules if r.mono_ns >= started and r.version not in claimed
-                 and any(lo <= c.range[0] and c.range[1] <= hi and dc == c.to for lo, hi, dc in r.units)
-                 and not any(lo <= c.range[0] and c.range[1] <= hi and dc == c.to
-                             for lo, hi, dc in (rec.rules_at(r.mono_ns - 1).units if rec.rules_at(r.mono_ns - 1) else ()))]
-        new_version = moved[0].version if moved else None
+    # the new rules: the first version the record shows handing users of the range to the
+    # target — the controller's `rules_published` step is a claim, and a version that moved
+    # them earlier (or one the controller never claimed) is the one that counts
+    claimed_version = int(c.steps["rules_published"].get("rules_version")) if "rules_published" in c.steps else None
+    others = {int(o.steps["rules_published"].get("rules_version")) for o in rec.cutovers
+              if o is not c and "rules_published" in o.steps}
+    started = c.at("start") or 0
+    moved = [r for r in rec.rules if r.mono_ns >= started and r.version not in others and _hands_over(rec, r, c)]
+    candidates = [x for x in (claimed_version, moved[0].version if moved else None) if x is not None]
+    timed = [(t, x) for x in candidates if (t := rec.effective_publish_ns(x)) is not None]
+    new_version = min(timed)[1] if timed else (candidates[0] if candidates else None)
+    if claimed_version is not None and new_version != claimed_version:
+        out["claimed_version"] = claimed_version
     if new_version is None:
         stalled = c.steps.get("stalled")
         if stalled is not None:  # stopped before the new rules: the safe stop the protocol asks for
@@ -104,12 +120,25 @@ def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
                  + ("" if caught is None else f" (it did {(caught.mono_ns - publish) / 1e6:.3f} ms later)"))
     elif point is None or any(t is not None and point.mono_ns < t for t in acks_at.values()):
         v.append("the ban point was taken before every client had acknowledged the ban")
+    elif not point.get("gtid") or not caught.get("gtid"):
+        gaps.append("the ban point or the position the link caught up to is not in the record")
+    else:
+        try:
+            short = GtidSet.parse(str(point.get("gtid"))) - GtidSet.parse(str(caught.get("gtid")))
+        except ValueError:
+            short = None
+            gaps.append(f"the GTID positions cannot be read ({point.get('gtid')!r}, {caught.get('gtid')!r})")
+        if short:
+            v.append(f"the link caught up to {caught.get('gtid')}, below the ban point {point.get('gtid')} "
+                     f"(missing {short})")
     # read-your-writes
     snap = rec.rows(f"cutover-{c.id}").get(c.to)
     effective = max((t for t in acks_at.values() if t is not None), default=None)
     due = [w for w in rec.writes if w.outcome == "ok" and w.user is not None and c.range[0] <= w.user <= c.range[1]
            and w.complete_ns is not None and (effective is None or w.complete_ns <= effective) and w.complete_ns < publish]
-    if snap is None or snap.mono_ns > publish:
+    if not any(r.get("f") == "write_order" for r in rec.events.ledger_records):
+        gaps.append("the ledger holds no orders, so read-your-writes across the move cannot be judged")
+    elif snap is None or snap.mono_ns > publish:
         gaps.append(f"no read-back of the moving users' rows in {c.to} before the publish")
     else:
         present = set(snap.get("tokens") or [])

@@ -434,6 +434,49 @@ def test_unit_isolation_ban_starts_at_the_earliest_evidence_not_the_controllers_
     assert v.status == "failed" and v.measured["during_ban"] == 1
 
 
+def test_cutover_protocol_counts_every_client_in_the_record_not_only_the_listed_ones() -> None:
+    for listed in (["app-dc1"], []):
+        r = Record()
+        _payload(r, ev.WORKLOAD_START)["clients"] = listed
+        r.drop(ev.AA_ACK, client="app-dc2", rules_version=2)  # app-dc2 wrote (ledger) but never acked the ban
+        v = cutover_protocol.check(r.hist())
+        assert v.status == "failed" and "app-dc2 had not acknowledged the ban" in v.summary, listed
+
+
+def test_cutover_protocol_fails_when_catch_up_is_below_the_ban_point() -> None:
+    r = Record()
+    _payload(r, ev.AA_CUTOVER_STEP, step="caught_up")["gtid"] = "1-1-5"
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "below the ban point" in v.summary
+    r2 = Record()
+    del _payload(r2, ev.AA_CUTOVER_STEP, step="caught_up")["gtid"]
+    assert cutover_protocol.check(r2.hist()).status == "unknown"
+
+
+def test_cutover_protocol_judges_the_version_that_moved_the_range_not_the_one_claimed() -> None:
+    """Version 3 gave users 0..49 to dc2 at 130, before the catch-up (140); the controller's
+    step names the lift (version 4) as its publish."""
+    r = Record()
+    r.move(ev.AA_RULES, 130, rules_version=3)
+    _payload(r, ev.AA_CUTOVER_STEP, step="rules_published")["rules_version"] = 4
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "catch-up" in v.summary
+
+
+def test_cutover_protocol_with_an_empty_ledger_is_unknown() -> None:
+    r = Record()
+    r.ledger = []
+    r.end()
+    assert cutover_protocol.check(r.hist()).status == "unknown"
+
+
+def test_cutover_protocol_without_any_unit_rules_is_unknown() -> None:
+    r = Record()
+    r.drop(ev.AA_RULES)
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "unknown", v.summary
+
+
 def test_write_ban_window_a_client_that_never_applied_the_lift_keeps_the_window_open() -> None:
     r = Record()
     r.drop(ev.AA_ACK, client="app-dc2", rules_version=4)
