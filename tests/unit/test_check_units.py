@@ -506,3 +506,36 @@ def test_write_ban_window_phases_belong_to_the_cutover_of_that_ban() -> None:
     v = write_ban_window.check(r.hist())
     second = v.evidence["windows"][1]
     assert second["cutover"] == 2 and second["phases_s"]["caught_up"] == 0.04
+
+
+def test_replication_conflicts_sees_a_link_error_recorded_only_by_the_settle() -> None:
+    r = Record()
+    _payload(r, ev.AA_SETTLE)["link_errors"] = {"dc2->dc1": 1032}
+    v = replication_conflicts.check(r.hist())
+    assert v.status == "failed" and "1032" in v.summary
+
+
+def test_replication_conflicts_judges_the_loop_probe_counts_not_its_wording() -> None:
+    r = Record()
+    _payload(r, ev.AA_LOOP_CHECK)["rows"] = {"dc1": {"dc1": 2, "dc2": 1}}  # problems left empty
+    assert replication_conflicts.check(r.hist()).status == "failed"
+
+
+def test_replication_conflicts_with_one_link_read_back_is_unknown() -> None:
+    r = Record()
+    del _payload(r, ev.AA_LINK)["links"]["dc2->dc1"]
+    assert replication_conflicts.check(r.hist()).status == "unknown"
+
+
+def test_replication_conflicts_fails_on_a_token_acknowledged_by_both_units() -> None:
+    r = Record()
+    r.write("dc1", 30, 20, 21, "t-same")
+    r.write("dc2", 130, 22, 23, "t-same")
+    assert replication_conflicts.check(r.hist()).status == "failed"
+
+
+def test_replication_conflicts_fails_on_a_duplicate_key_refused_to_the_application() -> None:
+    r = Record()
+    r.write("dc2", 130, 22, 23, "t-dup", outcome="fail", error_code=1062, error="Duplicate entry")
+    v = replication_conflicts.check(r.hist())
+    assert v.status == "failed" and "1062" in v.summary
