@@ -539,3 +539,35 @@ def test_replication_conflicts_fails_on_a_duplicate_key_refused_to_the_applicati
     r.write("dc2", 130, 22, 23, "t-dup", outcome="fail", error_code=1062, error="Duplicate entry")
     v = replication_conflicts.check(r.hist())
     assert v.status == "failed" and "1062" in v.summary
+
+
+def test_data_consistency_sees_a_duplicated_row_in_one_unit() -> None:
+    r = Record()
+    r.end()
+    rows = _payload(r, ev.AA_ROWS, dc="dc1", when="end")["rows"]
+    rows.append([999, rows[0][1], rows[0][2], rows[0][3]])  # the same token twice in dc1
+    v = units_classic.data_consistency(r.hist())
+    assert v.status == "failed"
+
+
+def test_data_consistency_says_which_table_it_compared() -> None:
+    v = units_classic.data_consistency(Record().hist())
+    assert v.status == "passed" and "app.orders" in v.summary and v.evidence["tables"] == ["app.orders"]
+
+
+def test_split_brain_sees_an_overlap_between_units_that_are_not_neighbours() -> None:
+    r = Record()
+    r.rules(180, 5, [{"range": [0, 199], "dc": "dc2"}, {"range": [10, 20], "dc": "dc2"},
+                     {"range": [50, 60], "dc": "dc1"}], None)
+    assert units_classic.split_brain(r.hist()).status == "failed"
+
+
+def test_rpo_with_no_acknowledged_order_or_an_untokened_one_is_unknown() -> None:
+    r = Record()
+    r.ledger = []
+    r.end()
+    assert units_classic.rpo(r.hist(), 0).status == "unknown"
+    r2 = Record()
+    for x in r2.ledger:
+        x.pop("token", None)
+    assert units_classic.rpo(r2.hist(), 0).status == "unknown"
