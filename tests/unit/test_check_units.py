@@ -571,3 +571,54 @@ def test_rpo_with_no_acknowledged_order_or_an_untokened_one_is_unknown() -> None
     for x in r2.ledger:
         x.pop("token", None)
     assert units_classic.rpo(r2.hist(), 0).status == "unknown"
+
+
+def test_cutover_protocol_a_ban_acked_twice_by_one_client_does_not_stand_for_another() -> None:
+    r = Record()
+    r.drop(ev.AA_ACK, client="app-dc2", rules_version=2)
+    r.ack("app-dc1", 2, 111)  # app-dc1 acknowledges twice; app-dc2 never acknowledged version 2
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "app-dc2 had not acknowledged the ban" in v.summary
+
+
+# ---- `drills judge`: the record alone decides ------------------------------------------------------------
+
+def _run_dir(tmp_path: Any, r: Record, window: str = "1s") -> Any:
+    import json
+
+    from drills.journal import GENESIS, line_hash
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    prev = GENESIS
+    with open(tmp_path / "journal.jsonl", "w", encoding="utf-8") as fh:
+        for rec in r.journal:
+            line = json.dumps({**rec, "prev": prev}, sort_keys=True)
+            fh.write(line + "\n")
+            prev = line_hash(line)
+    with open(tmp_path / "ledger.jsonl", "w", encoding="utf-8") as fh:
+        for rec in r.ledger:
+            fh.write(json.dumps(rec) + "\n")
+    (tmp_path / "scenario.yaml").write_text(f"name: recorded-aa\nobjectives:\n  rpo: 0\n  write_ban_window: {window}\n",
+                                            encoding="utf-8")
+    return tmp_path
+
+
+def test_drills_judge_re_judges_an_active_active_record_as_the_checks_do(tmp_path: Any) -> None:
+    from drills.checks.rejudge import judge_run_dir
+
+    honest = judge_run_dir(_run_dir(tmp_path / "honest", Record()))
+    assert {c["name"] for c in honest["checks"]} == set(ACTIVE_ACTIVE_CHECKS)
+    assert all(c["status"] == "passed" for c in honest["checks"]), honest["checks"]
+    assert honest["exit_code"] == 0
+    # the objective as the scenario states it, in its unit: the honest 76 ms window is over 50 ms
+    tight = judge_run_dir(_run_dir(tmp_path / "tight", Record(), window="50ms"))
+    assert {c["name"]: c["status"] for c in tight["checks"]}["write_ban_window"] == "failed"
+    r = Record()
+    _payload(r, ev.AA_CUTOVER_STEP, step="caught_up")["gtid"] = "1-1-5"
+    r.write("dc1", 20, 109, 130, "t-straddle")
+    fooled = judge_run_dir(_run_dir(tmp_path / "fooled", r))
+    status = {c["name"]: c["status"] for c in fooled["checks"]}
+    assert status["cutover_protocol"] == "failed" and status["unit_isolation"] == "failed"
+    assert fooled["exit_code"] == 1
+    h = r.hist()
+    assert status == {n: fn(h, _scenario(rpo=0, write_ban_window=1.0)).status for n, fn in ACTIVE_ACTIVE_CHECKS.items()}
