@@ -7,7 +7,8 @@ Per cut-over, from the record, never from the controller's summary alone:
 * **publish time** — the earliest evidence the new version was out: its `aa.rules` line or
   any client's acknowledgement of it (a client cannot apply what is not published);
 * **ban** — a version banning the moving range was published before it and not lifted;
-* **effect feedback** — every client the workload ran (`workload.start` lists them) has an
+* **effect feedback** — every client the workload ran (those `workload.start` lists, and any
+  other the record shows acking or writing: one left off the list does not escape) has an
   `aa.ack` of the ban version (journaled by the client itself) strictly before the publish;
 * **catch-up** — a `caught_up` step strictly before the publish, for a ban point taken
   after the last ban acknowledgement;
@@ -17,9 +18,15 @@ Per cut-over, from the record, never from the controller's summary alone:
 
 A forced cut-over (whole-DC failure: the source cannot give a ban point) is held to the same
 rules except that catch-up is to what the target received, and writes missing at the publish
-are reported as lost (`rpo` judges them against its objective) instead of failing here.
-Any rule broken → failed. A rule that cannot be evaluated (no client list, no read-back) →
-unknown. No cut-over → unknown.
+are reported as lost (`rpo` judges them against its objective) instead of failing here —
+only when the record shows the source could not give the ban point (`basis: received`): a
+cut-over called forced whose source answered is held to read-your-writes like any other.
+The catch-up must reach the ban point's GTID position (the `caught_up` step's `gtid`), and
+the new rules are the first version the record shows handing the range's users to the
+target, whichever version the controller's `rules_published` step names.
+Any rule broken → failed. A rule that cannot be evaluated (no client list, no read-back or a
+failed one, no GTID positions, no orders in the ledger, no unit rules at all) → unknown. No
+cut-over → unknown.
 """
 
 from __future__ import annotations
@@ -140,6 +147,8 @@ def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
         gaps.append("the ledger holds no orders, so read-your-writes across the move cannot be judged")
     elif snap is None or snap.mono_ns > publish:
         gaps.append(f"no read-back of the moving users' rows in {c.to} before the publish")
+    elif snap.get("error") or not isinstance(snap.get("tokens"), list):  # a failed read is no evidence of loss
+        gaps.append(f"the read-back of the moving users' rows in {c.to} failed ({str(snap.get('error'))[:120]})")
     else:
         present = set(snap.get("tokens") or [])
         last: dict[int, Any] = {}
@@ -150,7 +159,9 @@ def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
         out.update({"ryw_checked": len(due), "ryw_missing": len(missing), "users": len(last)})
         if missing:
             out["missing"] = missing[:50]
-            if c.forced:
+            # a forced cut-over may publish without writes the dead source never shipped — only when
+            # the source could not give the ban point; one that answered had them all caught up
+            if c.forced and point is not None and point.get("basis") == "received":
                 out["lost_at_publish"] = len(missing)
             else:
                 v.append(f"{len(missing_last)} moved user(s)' last write(s) (and {len(missing)} write(s) in all) were "

@@ -44,10 +44,14 @@ def check(hist: History) -> Verdict:
     if not rec.active_active or not rec.rules:
         return Verdict(NAME, UNKNOWN, None, OBJECTIVE, "The record holds no unit rules (not an active-active run, "
                        "or the rules were never journaled), so no write can be placed in a unit.", {})
-    acked = [w for w in rec.writes if w.outcome == "ok" and w.user is not None and w.invoke_ns and w.complete_ns]
-    if not acked:
+    ok = [w for w in rec.writes if w.outcome == "ok"]
+    if not ok:
         return Verdict(NAME, UNKNOWN, None, OBJECTIVE, "No order was acknowledged, so there is nothing to place.", {})
-    wrong_unit, during_ban, unplaced, stale = [], [], [], []
+    # an acknowledged order the ledger does not place (no user, DC or times) is not skipped: it
+    # could be the one that broke the rule, so it keeps the verdict from passing
+    acked = [w for w in ok if w.user is not None and w.dc and w.invoke_ns and w.complete_ns]
+    wrong_unit, during_ban, stale = [], [], []
+    unplaced = [w.ref() for w in ok if w not in acked]
     for w in acked:
         at_invoke, at_ack = rec.rules_at(w.invoke_ns or 0), rec.rules_at(w.complete_ns or 0)
         own = rec.version(w.rules_version) if w.rules_version is not None else None
@@ -83,7 +87,7 @@ def check(hist: History) -> Verdict:
             if violated:
                 during_ban.append({**w.ref(), "ban": [lo, hi], "ban_version": ban.rules.version,
                                    "client_acked_ban": ack is not None})
-    measured = {"acknowledged": len(acked), "wrong_unit": len(wrong_unit), "during_ban": len(during_ban),
+    measured = {"acknowledged": len(ok), "wrong_unit": len(wrong_unit), "during_ban": len(during_ban),
                 "stale_rules": len(stale)}
     evidence = {"wrong_unit": wrong_unit[:50], "during_ban": during_ban[:50], "stale_rules": stale[:50],
                 "bans": len(bans(rec))}
@@ -105,6 +109,6 @@ def check(hist: History) -> Verdict:
         return Verdict(NAME, FAILED, measured, OBJECTIVE, "; ".join(parts) + ".", evidence)
     if unplaced:
         return Verdict(NAME, UNKNOWN, measured, OBJECTIVE, f"{len(unplaced)} acknowledged write(s) fall before the first "
-                       "published rules, so their unit cannot be told.", {**evidence, "unplaced": unplaced[:20]})
+                       "published rules or lack their user, DC or times in the ledger, so their unit cannot be told.", {**evidence, "unplaced": unplaced[:20]})
     return Verdict(NAME, PASSED, measured, OBJECTIVE, f"All {len(acked)} acknowledged writes landed in their user's unit; "
                    f"none for a banned user during {len(bans(rec))} ban(s).", evidence)

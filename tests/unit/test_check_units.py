@@ -622,3 +622,35 @@ def test_drills_judge_re_judges_an_active_active_record_as_the_checks_do(tmp_pat
     assert fooled["exit_code"] == 1
     h = r.hist()
     assert status == {n: fn(h, _scenario(rpo=0, write_ban_window=1.0)).status for n, fn in ACTIVE_ACTIVE_CHECKS.items()}
+
+
+def test_unit_isolation_an_acknowledged_order_it_cannot_place_is_unknown_not_skipped() -> None:
+    r = Record()
+    r.write("dc1", 20, 115, 116, "t-anonymous")  # during the ban, after app-dc1's ack ...
+    for x in r.ledger:
+        if x["op"] == r._op:
+            x.pop("buyer_id")  # ... with its user left out of the ledger
+    assert unit_isolation.check(r.hist()).status == "unknown"
+
+
+def test_cutover_protocol_a_failed_read_back_is_unknown_not_a_loss() -> None:
+    r = Record()
+    r.drop(ev.AA_ROWS, when="cutover-1")
+    r.ev("observer", ev.AA_ROWS, 145, dc="dc2", range=[0, 49], when="cutover-1", error="Lost connection")
+    assert cutover_protocol.check(r.hist()).status == "unknown"
+
+
+def test_cutover_protocol_a_cutover_called_forced_whose_source_answered_must_keep_read_your_writes() -> None:
+    """`forced` excuses writes missing at the publish only when the source could not give the
+    ban point (it was down): a source that answered had every acknowledged write caught up."""
+    r = Record()
+    for x in r.journal:
+        if x["kind"] == ev.AA_CUTOVER_STEP:
+            x["payload"]["forced"] = True
+    _payload(r, ev.AA_CUTOVER_STEP, step="ban_point")["basis"] = "source"
+    _payload(r, ev.AA_ROWS, when="cutover-1")["tokens"] = ["t-early"]
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "not readable in dc2" in v.summary
+    _payload(r, ev.AA_CUTOVER_STEP, step="ban_point")["basis"] = "received"  # the source was gone
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "passed" and v.evidence["cutovers"][0]["lost_at_publish"] == 1
