@@ -102,12 +102,20 @@ def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
         out["summary"] = f"cut-over {c.id}: no record of rules version {new_version} being published."
         return out
     out["publish_mono_ns"] = publish
+    # every change is a new version (+1): a number missing up to the new rules is a publish the
+    # record lost — the ban, or the move itself, may be the one missing
+    absent = [n for n in range(min(r.version for r in rec.rules), new_version + 1) if rec.version(n) is None]
+    if absent:
+        gaps.append(f"rules version(s) {', '.join(map(str, absent[:10]))} (up to the new units, {new_version}) are not "
+                    "in the record, so what was published cannot be shown")
     # the ban
     ban = next((r for r in rec.rules if r.mono_ns < publish and r.ban is not None
                 and r.ban[0] <= c.range[0] and c.range[1] <= r.ban[1] and r.version < new_version), None)
     lifted_before = ban is not None and any(r.mono_ns < publish and r.version > ban.version and r.ban is None
                                             for r in rec.rules)
-    if ban is None or lifted_before:
+    if (ban is None or lifted_before) and absent:
+        gaps.append("no ban on the range is in the record, but versions are missing from it")
+    elif ban is None or lifted_before:
         v.append(f"users {c.range[0]}..{c.range[1]} were not write-banned when the new rules were published")
     # effect feedback
     acks_at: dict[str, int | None] = {}

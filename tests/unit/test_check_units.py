@@ -232,12 +232,14 @@ def test_cutover_protocol_fails_when_a_moved_users_last_write_is_not_readable() 
 
 def test_cutover_protocol_fails_without_a_ban() -> None:
     r = Record()
-    for version in (2, 4):
+    for version in (2, 3, 4):
         r.drop(ev.AA_RULES, rules_version=version)
-    r.drop(ev.AA_RULES, rules_version=3)
-    r.rules(150, 3, U3, None)
+    r.rules(150, 2, U3, None)  # version 2 moves the users, no ban before it (the numbering has no hole)
     v = cutover_protocol.check(r.hist())
     assert v.status == "failed" and "not write-banned" in v.summary
+    r.drop(ev.AA_RULES, rules_version=2)
+    r.rules(150, 3, U3, None)  # a hole at version 2: the ban may be the line the record lost
+    assert cutover_protocol.check(r.hist()).status == "unknown"
 
 
 def test_cutover_protocol_without_read_back_is_unknown() -> None:
@@ -654,3 +656,12 @@ def test_cutover_protocol_a_cutover_called_forced_whose_source_answered_must_kee
     _payload(r, ev.AA_CUTOVER_STEP, step="ban_point")["basis"] = "received"  # the source was gone
     v = cutover_protocol.check(r.hist())
     assert v.status == "passed" and v.evidence["cutovers"][0]["lost_at_publish"] == 1
+
+
+def test_cutover_protocol_a_publish_missing_from_the_record_is_never_a_pass() -> None:
+    r = Record()
+    r.drop(ev.AA_RULES, rules_version=3)  # the new rules' line is gone; the controller's step still names them
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "unknown" and "not in the record" in v.summary
+    r.drop(ev.AA_CUTOVER_STEP, step="rules_published")  # and the step too: only the clients' acks remain
+    assert cutover_protocol.check(r.hist()).status == "unknown"
