@@ -109,7 +109,9 @@ def _judge(rec: UnitsRecord, c: Cutover) -> dict[str, Any]:
         gaps.append(f"rules version(s) {', '.join(map(str, absent[:10]))} (up to the new units, {new_version}) are not "
                     "in the record, so what was published cannot be shown")
     # the ban
-    ban = next((r for r in rec.rules if r.mono_ns < publish and r.ban is not None
+    # the latest ban on the range before the publish: a range moved before (and there and back)
+    # has an older, lifted ban whose acknowledgements say nothing about this cut-over
+    ban = next((r for r in reversed(rec.rules) if r.mono_ns < publish and r.ban is not None
                 and r.ban[0] <= c.range[0] and c.range[1] <= r.ban[1] and r.version < new_version), None)
     lifted_before = ban is not None and any(r.mono_ns < publish and r.version > ban.version and r.ban is None
                                             for r in rec.rules)

@@ -665,3 +665,54 @@ def test_cutover_protocol_a_publish_missing_from_the_record_is_never_a_pass() ->
     assert v.status == "unknown" and "not in the record" in v.summary
     r.drop(ev.AA_CUTOVER_STEP, step="rules_published")  # and the step too: only the clients' acks remain
     assert cutover_protocol.check(r.hist()).status == "unknown"
+
+
+def test_an_ack_journaled_before_the_controllers_ban_line_dates_the_ban() -> None:
+    """Decision: a client's acknowledgement is evidence the version was out, even before the
+    controller's line — so the ban window is measured from it, never shortened by the line."""
+    r = Record()
+    r.move(ev.AA_ACK, 95, client="app-dc2", rules_version=2)
+    v = write_ban_window.check(r.hist(), objective=1.0)
+    assert abs(v.measured["seconds"] - 0.081) < 1e-9
+    assert cutover_protocol.check(r.hist()).status == "passed"
+
+
+def _moved_back(r: Record, *, caught_up_ms: float = 340) -> Record:
+    """A second cut-over of the same users 0..49, back from dc2 to dc1."""
+    def step(name: str, ms: float, **extra: Any) -> None:
+        r.ev("controller", ev.AA_CUTOVER_STEP, ms, cutover=2, step=name, range=[0, 49], source_dc="dc2", to="dc1",
+             forced=False, **extra)
+    step("start", 290)
+    r.rules(300, 5, U3, [0, 49])
+    step("ban_published", 301, rules_version=5)
+    r.ack("app-dc1", 5, 310)
+    r.ack("app-dc2", 5, 312)
+    step("ban_point", 320, gtid="2-2-4")
+    step("caught_up", caught_up_ms, gtid="2-2-4")
+    r.ev("observer", ev.AA_ROWS, 345, dc="dc1", range=[0, 49], when="cutover-2", tokens=["t-early", "t-last", "t-after"])
+    r.rules(350, 6, U1, [0, 49])
+    step("rules_published", 351, rules_version=6)
+    r.ack("app-dc1", 6, 355)
+    r.ack("app-dc2", 6, 356)
+    r.rules(370, 7, U1, None)
+    step("ban_lifted", 371, rules_version=7)
+    r.ack("app-dc1", 7, 375)
+    r.ack("app-dc2", 7, 376)
+    r.end()
+    return r
+
+
+def test_a_range_moved_there_and_back_is_judged_per_cutover() -> None:
+    h = _moved_back(Record()).hist()
+    v = cutover_protocol.check(h)
+    assert v.status == "passed" and v.measured["cutovers"] == 2, v.summary
+    assert unit_isolation.check(h).status == "passed"
+    w = write_ban_window.check(h, objective=1.0)
+    assert w.status == "passed" and [x["cutover"] for x in w.evidence["windows"]] == [1, 2]
+    late = cutover_protocol.check(_moved_back(Record(), caught_up_ms=352).hist())
+    assert late.status == "failed" and [c["status"] for c in late.evidence["cutovers"]] == ["passed", "failed"]
+    r = _moved_back(Record())
+    for version in (5, 6, 7):  # app-dc2 never acknowledged the second ban: its acks of the first do not stand in
+        r.drop(ev.AA_ACK, client="app-dc2", rules_version=version)
+    v = cutover_protocol.check(r.hist())
+    assert v.status == "failed" and "app-dc2 had not acknowledged the ban (version 5)" in v.summary
