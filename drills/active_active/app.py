@@ -280,10 +280,14 @@ class UnitOrdersWorkload:
             self.ledger.complete(op, "info" if unknown else "fail", "write_order", **base,
                                  error=str(exc)[:300], error_code=code if isinstance(code, int) else 2003)
             return False
+        else:
+            # ledgered before the write leaves the in-flight count: the layer applies new rules
+            # (and acknowledges them) only after that, so an ack always follows the acknowledged
+            # writes it covers in the record — unit_isolation relies on it
+            self.ledger.complete(op, "ok", "write_order", **{**base, "id": order_id})
+            return True
         finally:
             layer.end()
-        self.ledger.complete(op, "ok", "write_order", **{**base, "id": order_id})
-        return True
 
     def _job_log(self, worker: int, conns: dict[str, Any]) -> None:
         dc = random.choice(DCS)

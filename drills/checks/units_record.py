@@ -9,7 +9,7 @@ unit, client, rules version applied).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from drills import events as ev
@@ -53,6 +53,19 @@ class RulesVersion:
         return self.ban is not None and self.ban[0] <= user <= self.ban[1]
 
 
+@dataclass(frozen=True)
+class Ban:
+    rules: RulesVersion  # the version that published it
+    start_ns: int  # the earliest evidence it was out
+    lift: RulesVersion | None  # the version that lifted it (None: never lifted)
+    lift_ns: int | None  # the earliest evidence the lift was out
+
+    @property
+    def range(self) -> Range:
+        assert self.rules.ban is not None
+        return self.rules.ban
+
+
 @dataclass
 class Cutover:
     id: int
@@ -70,11 +83,14 @@ class Cutover:
 @dataclass
 class UnitsRecord:
     active_active: bool
-    rules: list[RulesVersion]
+    rules: list[RulesVersion]  # timed by the earliest evidence each was out (`effective_publish_ns`)
     writes: list[Write]
     cutovers: list[Cutover]
     acks: dict[str, list[Event]]  # client -> its acks in time order
-    clients: list[str] | None  # the clients the workload ran (None: not in the record)
+    # the clients the workload ran: those `workload.start` lists and every client the record
+    # shows acting (an ack, an order) — a client left off the list does not escape "every
+    # client"; None when the workload never said which clients it ran
+    clients: list[str] | None
     events: History
 
     @classmethod
@@ -90,8 +106,19 @@ class UnitsRecord:
         acks: dict[str, list[Event]] = {}
         for e in hist.of(ev.AA_ACK):
             acks.setdefault(str(e.get("client")), []).append(e)
+        # a version is out from the earliest evidence of it: its line, or a client's ack of it or a
+        # later one (a client cannot apply what is not published; the controller may journal late)
+        for v, rv in list(rules.items()):
+            early = [a.mono_ns for lst in acks.values() for a in lst if int(a.get("rules_version", 0)) >= v]
+            if early and min(early) < rv.mono_ns:
+                rules[v] = replace(rv, mono_ns=min(early))
         start = hist.first(ev.WORKLOAD_START)
-        clients = start.get("clients") if start is not None else None
+        listed = start.get("clients") if start is not None else None
+        writes = _writes(hist.ledger_records)
+        clients = None
+        if isinstance(listed, list):
+            seen = {str(c) for c in listed} | set(acks) | {w.client for w in writes if w.client}
+            clients = sorted(seen)
         cutovers: dict[int, Cutover] = {}
         for e in hist.of(ev.AA_CUTOVER_STEP):
             if e.get("cutover") is None:
@@ -102,8 +129,7 @@ class UnitsRecord:
                                                  str(e.get("to")), bool(e.get("forced"))))
             c.steps.setdefault(str(e.get("step")), e)
         return cls(hist.first(ev.AA_TOPOLOGY) is not None, sorted(rules.values(), key=lambda r: r.mono_ns),
-                   _writes(hist.ledger_records), sorted(cutovers.values(), key=lambda c: c.id), acks,
-                   list(clients) if isinstance(clients, list) else None, hist)
+                   writes, sorted(cutovers.values(), key=lambda c: c.id), acks, clients, hist)
 
     def rules_at(self, ns: int) -> RulesVersion | None:
         """The newest version published at or before `ns`."""
@@ -128,6 +154,20 @@ class UnitsRecord:
         for lst in self.acks.values():
             times += [a.mono_ns for a in lst if int(a.get("rules_version", 0)) >= version]
         return min(times) if times else None
+
+    def bans(self) -> list[Ban]:
+        """Each ban as published, with its lift (a later version with another ban or none).
+        Both are timed by the earliest evidence (`effective_publish_ns`): a controller that
+        journals late cannot shorten a ban's window or hide writes taken under it."""
+        out: list[Ban] = []
+        for i, r in enumerate(self.rules):
+            if r.ban is None or (i and self.rules[i - 1].ban == r.ban):
+                continue
+            lift = next((later for later in self.rules[i + 1:] if later.ban != r.ban), None)
+            start = self.effective_publish_ns(r.version)
+            lift_ns = self.effective_publish_ns(lift.version) if lift is not None else None
+            out.append(Ban(r, r.mono_ns if start is None else start, lift, lift_ns))
+        return out
 
     def rows(self, when: str) -> dict[str, Event]:
         """`aa.rows` read-backs taken at `when`, by DC."""
