@@ -417,7 +417,9 @@ def fmt_value(value: Any, unit: str = "") -> str:
     if isinstance(value, int):
         return f"{value} {unit}".strip()
     if isinstance(value, dict):
-        return ", ".join(f"{k}={fmt_value(v)}" for k, v in value.items())
+        # a part nobody set (an objective not declared, a span with nothing lost) is left out, not shown as `=—`
+        shown = [f"{k}={fmt_value(v)}" for k, v in value.items() if v is not None]
+        return ", ".join(shown) if shown else "—"
     if isinstance(value, list):
         return "[" + ", ".join(fmt_value(v) for v in value) + "]"
     return str(value)

@@ -432,3 +432,11 @@ def test_killed_run_keeps_the_waiver_its_journal_recorded(tmp_path: Path) -> Non
     assert check_outcome(record.check("data_consistency")).kind == "expected_failure"
     suite = _junit(run, tmp_path).find("testsuite")
     assert suite is not None and suite.get("skipped") == "2" and suite.get("errors") == "1"  # the run itself: aborted
+
+
+def test_a_value_part_nobody_set_is_left_out_not_shown_as_a_dash() -> None:
+    from drills.report.run_record import fmt_value
+
+    assert fmt_value({"max_writes": 0, "max_span_s": None}) == "max_writes=0"
+    assert fmt_value({"lost_writes": 3, "span_s": 0.2}) == "lost_writes=3, span_s=0.2"
+    assert fmt_value({"max_span_s": None}) == "—" and fmt_value(None) == "—"
