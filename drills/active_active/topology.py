@@ -207,14 +207,10 @@ def link_states(topo: Topology) -> dict[str, dict[str, Any]]:
             with conn.cursor() as cur:
                 cur.execute("SELECT @@GLOBAL.gtid_slave_pos")
                 pos = str(cur.fetchone()[0] or "")
-                cur.execute("SHOW SLAVE STATUS")
-                row = cur.fetchone()
-                names = [d[0] for d in cur.description or ()]
-            raw = dict(zip(names, row, strict=True)) if row else {}
             out[link_name(source, replica)] = {
                 "reachable": True, "configured": st is not None,
                 "io": bool(st and st.io_running), "sql": bool(st and st.sql_running),
-                "sql_errno": int(raw.get("Last_SQL_Errno") or 0),
+                "sql_errno": st.last_sql_errno if st else 0,
                 "sql_error": (st.last_sql_error if st else "") or "", "gtid_slave_pos": pos,
                 "filters": admin.read_filters(conn),
             }

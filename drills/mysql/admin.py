@@ -52,6 +52,7 @@ class ReplicaStatus:
     last_io_error: str
     last_sql_error: str
     gtid_io_pos: str
+    last_sql_errno: int = 0  # 1062 duplicate key, 1032 row not found: what stopped the applier
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +75,7 @@ def replica_status(conn: pymysql.connections.Connection) -> ReplicaStatus | None
         last_io_error=str(r.get("Last_IO_Error") or ""),
         last_sql_error=str(r.get("Last_SQL_Error") or ""),
         gtid_io_pos=str(r.get("Gtid_IO_Pos") or r.get("Retrieved_Gtid_Set") or ""),
+        last_sql_errno=int(r.get("Last_SQL_Errno") or 0),
     )
 
 
