@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from drills.runner.stages import Cancelled, StepError
+from drills.terminal import is_tty
 
 _TERMINAL = threading.Lock()  # parallel gates ask one at a time
 
@@ -46,12 +47,7 @@ class Approvals:
         self.run_dir = run_dir
         self.stdin = stdin or sys.stdin
         self.stderr = stderr or sys.stderr
-        if interactive is None:
-            try:
-                interactive = self.stdin.isatty()
-            except (AttributeError, ValueError):
-                interactive = False
-        self.interactive = interactive
+        self.interactive = is_tty(self.stdin) if interactive is None else interactive
 
     def standing(self, gate: str) -> str | None:
         """Approval given before the gate was reached: by whom, or None."""

@@ -14,18 +14,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drills import masking
+from drills.terminal import is_tty
 
 
 class Progress:
     def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None,
                  active_dc: Callable[[], str | None] | None = None, refresh_s: float = 0.5):
         self.stream = stream or sys.stderr
-        if tty is None:
-            try:
-                tty = self.stream.isatty()
-            except (AttributeError, ValueError):
-                tty = False
-        self.tty = tty
+        self.tty = is_tty(self.stream) if tty is None else tty
         self.active_dc = active_dc or (lambda: None)
         self.refresh_s = refresh_s
         self.started = time.monotonic()
