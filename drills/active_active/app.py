@@ -36,6 +36,7 @@ from drills.errors import EnvironmentProblem
 from drills.record import LEDGER_FILE
 from drills.topology.state import DCS
 from drills.workload.ledger import LedgerWriter
+from drills.workload.orders import failure_outcome
 
 SOURCE = "workload"
 ID_SHIFT = 40
@@ -274,11 +275,10 @@ class UnitOrdersWorkload:
                 else:
                     cur.execute(INSERT_SQL, (order_id, user, amount, dc, version, ts, token))
         except (pymysql.err.MySQLError, EnvironmentProblem, OSError) as exc:
-            code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
-            unknown = code in (2006, 2013, 2055)
             conns[dc] = None
-            self.ledger.complete(op, "info" if unknown else "fail", "write_order", **base,
-                                 error=str(exc)[:300], error_code=code if isinstance(code, int) else 2003)
+            kind, code, text = failure_outcome(exc)  # a connect failure (no code) is ledgered as 2003
+            self.ledger.complete(op, kind, "write_order", **base, error=text,
+                                 error_code=code if code is not None else 2003)
             return False
         else:
             # ledgered before the write leaves the in-flight count: the layer applies new rules

@@ -61,6 +61,16 @@ def _text(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__)[:300]
 
 
+def failure_outcome(exc: BaseException) -> tuple[str, int | None, str]:
+    """How a failed write is ledgered: `info` when it may still have committed (the connection
+    died under it: lost, gone, timed out), else `fail`; with the server's error code and text.
+    One classification for every application drills runs (rpo counts an `info` as possibly
+    committed, never as failed)."""
+    code = _code(exc)
+    unknown = code in _UNKNOWN_CODES or isinstance(exc, (socket.timeout, TimeoutError, ConnectionError))
+    return ("info" if unknown else "fail"), code, _text(exc)
+
+
 class Router:
     """Keeps a RouteView current from the config centre on the service path."""
 
@@ -228,15 +238,14 @@ class OrdersWorkload:
 
     def _record_failure(self, w: _Worker, op: int, f: str, base: dict[str, Any], exc: BaseException) -> str:
         """Ledger the failure; returns `retry` for connection-type errors, `final` otherwise."""
-        code = _code(exc)
         if isinstance(exc, NotConnected):
             self.ledger.complete(op, "fail", f, **base, error=f"connect: {exc}", error_code=2003)
             return "retry"
-        if code in _UNKNOWN_CODES or isinstance(exc, (socket.timeout, TimeoutError, ConnectionError)):
+        kind, code, text = failure_outcome(exc)
+        self.ledger.complete(op, kind, f, **base, error=text, error_code=code)
+        if kind == "info":
             self._disconnect(w)
-            self.ledger.complete(op, "info", f, **base, error=_text(exc), error_code=code)
             return "retry"
-        self.ledger.complete(op, "fail", f, **base, error=_text(exc), error_code=code)
         if code in _READ_ONLY_CODES:
             return "retry"
         if code is None or code >= 2000:  # client-side trouble: start from a fresh connection
