@@ -191,6 +191,27 @@ def _check_verdict(check: dict[str, Any]) -> None:
 CHECK_MSG = "check "
 
 
+def check_name(report: Any) -> str | None:
+    """The check a sub-result of a drill reports on, or None for any other report."""
+    msg = str(getattr(getattr(report, "context", None), "msg", ""))
+    if msg.startswith(CHECK_MSG) and str(report.location[2]).startswith(DRILL_DOMAIN):
+        return msg[len(CHECK_MSG):]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """A check that did not decide (skipped) is shown as `SUBSKIPPED`, its node id and its reason
+    naming the check: pytest's short summary folds skips and labels every folded line with the
+    word of the session's first skipped report, so a word carrying the check's name put it on
+    other checks' lines. Quiet runs hide it, as pytest's subtests do."""
+    if report.when != "call" or not report.skipped or check_name(report) is None:
+        return None
+    if config.get_verbosity(pytest.Config.VERBOSITY_SUBTESTS) == 0:
+        return "", "", ""
+    return "skipped", "-", "SUBSKIPPED"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
     """Each check's sub-result gets a node id of its own (`scenarios/x.yaml::x[rto]`) before JUnit
@@ -198,13 +219,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
     number of its testcases (with the drill's id, every check was counted but folded into the
     drill's one testcase). Not in an xdist worker, which insists on the item's id; its controller
     renames there. The progress count stays one per drill."""
-    context = getattr(report, "context", None)
-    is_check = (context is not None and str(getattr(context, "msg", "")).startswith(CHECK_MSG)
-                and str(report.location[2]).startswith(DRILL_DOMAIN) and "[" not in report.nodeid)
+    name = check_name(report)
     config = _CONFIG.get("config")
-    renamed = is_check and config is not None and not hasattr(config, "workerinput")
+    renamed = name is not None and "[" not in report.nodeid and config is not None and not hasattr(config, "workerinput")
     if renamed:
-        report.nodeid = f"{report.nodeid}[{context.msg[len(CHECK_MSG):]}]"
+        report.nodeid = f"{report.nodeid}[{name}]"
     yield
     if renamed:
         terminal = config.pluginmanager.getplugin("terminalreporter")

@@ -7,6 +7,7 @@ real drills)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,10 @@ def test_verbose_lists_each_check_on_its_own_line_with_its_own_label(project: py
     expected = {"rto": "SUBPASSED", "rpo": "SUBFAILED", "sequence_continuity": "SUBPASSED",
                 "filter_tables": "SUBFAILED", "data_consistency": "SUBFAILED", "split_brain": "SUBSKIPPED"}
     for name, word in expected.items():
-        # the node id, the outcome and the label on one line, all naming the same check
-        assert any(line.startswith(f"scenarios/demo.yaml::demo[{name}] {word}[check {name}]") for line in lines), name
+        # the node id, the outcome and the label on one line, all naming the same check; a skip's
+        # word carries no name (see the skip summary test below): its reason names the check
+        shown = f"{word}[check {name}]" if word != "SUBSKIPPED" else f"{word} ({name}: "
+        assert any(line.startswith(f"scenarios/demo.yaml::demo[{name}] {shown}") for line in lines), name
     # the -v lines are on the terminal, not swallowed into a "Captured stdout" section of the drill
     assert "Captured stdout call" not in result.stdout.str()
     # the drill's own summary is shown once (with the drill's failure), not repeated under every failed check
@@ -184,3 +187,29 @@ def test_no_history_keeps_the_run_out_of_the_history(project: pytest.Pytester, m
     monkeypatch.setattr(drills.runner, "run_scenario", _recorded_runner("failover-passed", calls), raising=False)
     project.runpytest_inprocess("scenarios", "--drills-out", str(project.path / "out"), "-p", "no:cacheprovider", *flag)
     assert [c["record_history"] for c in calls] == [recorded]
+
+
+def test_the_skip_summary_does_not_label_one_check_with_another_checks_name(pytester: pytest.Pytester,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest folds skips in its short summary and labels every folded line with the word of the
+    first skipped report of the session: `SUBSKIPPED[check split_brain]` stood on the line of
+    another drill's `rto`. A check's skip carries no check name in its word; the line's reason names it."""
+    pytester.makefile(".yaml", **{"scenarios/demo": SCENARIO, "scenarios/other": SCENARIO.replace("demo", "other")})
+    runs = {"demo": "sequence-filtered-failed", "other": "diverged-waived-passed"}
+
+    def run_scenario(path: Path, *, out_dir: Path, **_: Any) -> dict[str, Any]:
+        shutil.copytree(RUNS / runs[Path(path).stem], out_dir)
+        return json.loads((Path(out_dir) / "result.json").read_text(encoding="utf-8"))
+
+    monkeypatch.setattr(drills.runner, "run_scenario", run_scenario, raising=False)
+    result = pytester.runpytest_inprocess("scenarios", "--drills-out", str(pytester.path / "out"),
+                                          "-p", "no:cacheprovider", "-v", "-rs")
+    lines = [line for line in result.stdout.lines if line.startswith("SUBSKIPPED")]
+    parsed = [re.match(r"^SUBSKIPPED(?:\[check (?P<label>[^\]]+)\])? \[\d+\] \S+: (?P<check>\w+):", line)
+              for line in lines]
+    assert all(parsed), lines
+    assert {m["check"] for m in parsed if m} == {"split_brain", "rto", "rpo"}, lines
+    for m in parsed:
+        assert m is not None and m["label"] in (None, m["check"]), f"label names another check: {m.string}"
+    # the -v lines still name each check on its own line, by its node id
+    assert any(line.startswith("scenarios/other.yaml::other[rto] SUBSKIPPED") for line in result.stdout.lines)
