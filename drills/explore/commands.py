@@ -113,6 +113,10 @@ def print_summary(outcome: Outcome, out: TextIO) -> None:
             again = {"reproduced": "failed again", "flaky": f"did NOT fail the same way ({outcome.replay.outcome})"}.get(
                 outcome.replay_verdict, f"could not judge ({outcome.replay.outcome})")
             lines.append(f"  replay: {again}: {outcome.replay.run_dir}")
+        if outcome.flaky_minimal is not None and outcome.flaky_replay is not None:
+            f = outcome.flaky_minimal
+            lines.append(f"  FLAKY, smaller: {f.schedule.describe()} failed once, not on replay "
+                         f"({outcome.flaky_replay.outcome}): {f.run_dir}, {outcome.flaky_replay.run_dir}")
         lines.append(f"  scenario: {outcome.scenario_file}  (drills run {outcome.scenario_file})")
     elif outcome.not_judged:
         bad = outcome.not_judged

@@ -45,6 +45,9 @@ from drills.explore.space import Space
 EXAMPLE_FILE = "explore-example.yaml"  # the example's scenario, in its run directory (the runner copies it to scenario.yaml)
 REPORT_FILE = "explore.json"
 MAX_ERRORS_IN_A_ROW = 3
+# a minimal schedule that does not fail again on replay sits at the edge (a hang just as long as the
+# failover): the larger failures found on the way down are replayed, newest first, this many at most
+MAX_FALLBACK_REPLAYS = 3
 
 RunFn = Callable[[Path, Path], dict[str, Any]]
 """(scenario file, run directory) -> result.json of the drill."""
@@ -101,6 +104,9 @@ class Outcome:
     replay: Example | None = None
     scenario_file: Path | None = None
     replay_verdict: str = ""  # reproduced | flaky | unconfirmed (see `confirm`)
+    # the smaller schedule that failed once but not on its replay, when a larger one reproduced
+    flaky_minimal: Example | None = None
+    flaky_replay: Example | None = None
     stopped: str = ""
     seconds: float = 0.0
     seed: int | None = None
@@ -148,6 +154,8 @@ class Outcome:
             "finding": self.verdict if self.minimal else None,
             "minimal": self.minimal.as_dict() if self.minimal else None,
             "replay": self.replay.as_dict() if self.replay else None,
+            "flaky_smaller": ({"example": self.flaky_minimal.as_dict(), "replay": self.flaky_replay.as_dict()}
+                              if self.flaky_minimal and self.flaky_replay else None),
             "scenario_file": str(self.scenario_file) if self.scenario_file else None,
             "examples": [e.as_dict() for e in self.examples],
         }
@@ -230,10 +238,17 @@ class Explorer:
         if minimal is not None:
             if minimal.same_as is not None:
                 minimal = self.examples[minimal.same_as - 1]
-            outcome.minimal = minimal
-            outcome.replay = self.replay(minimal)
-            outcome.replay_verdict = confirm(minimal, outcome.replay)
-            outcome.scenario_file = self.write_minimal(minimal, outcome.replay, outcome.replay_verdict)
+            replay = self.replay(minimal)
+            verdict = confirm(minimal, replay)
+            if verdict == "flaky":
+                for larger in self.larger_failures(minimal)[:MAX_FALLBACK_REPLAYS]:
+                    again = self.replay(larger)
+                    if confirm(larger, again) == "reproduced":  # the smallest failure that does come back
+                        outcome.flaky_minimal, outcome.flaky_replay = minimal, replay
+                        minimal, replay, verdict = larger, again, "reproduced"
+                        break
+            outcome.minimal, outcome.replay, outcome.replay_verdict = minimal, replay, verdict
+            outcome.scenario_file = self.write_minimal(minimal, replay, verdict, outcome)
         self.write_report(outcome)
         return outcome
 
@@ -299,8 +314,22 @@ class Explorer:
         """The minimal failing schedule once more, for real: does it fail again?"""
         return self.example(minimal.schedule, phase="replay")
 
+    def larger_failures(self, minimal: Example) -> list[Example]:
+        """The other schedules that failed the minimal's checks, newest first: Hypothesis shrinks
+        downwards, so the one found just before the minimal is the next smallest."""
+        out, seen = [], {schedule_key(minimal.schedule)}
+        same = {c["name"] for c in minimal.failed_checks}
+        for e in reversed(self.examples):
+            key = schedule_key(e.schedule)
+            if (e.outcome == "failed" and e.same_as is None and e.phase != "replay" and key not in seen
+                    and same <= {c["name"] for c in e.failed_checks}):
+                seen.add(key)
+                out.append(e)
+        return out
+
     # ---- the written finding -------------------------------------------------------------------
-    def write_minimal(self, minimal: Example, replay: Example, replay_verdict: str) -> Path:
+    def write_minimal(self, minimal: Example, replay: Example, replay_verdict: str,
+                      outcome: Outcome | None = None) -> Path:
         """The minimal failing schedule as a plain scenario, beside its run directory."""
         assert minimal.run_dir is not None
         path = minimal.run_dir.parent / f"{minimal.run_dir.name}-minimal.yaml"
@@ -316,6 +345,8 @@ class Explorer:
             f"Hypothesis example database {self.db_dir}.",
             f"Run directory of the minimal example: {minimal.run_dir}",
             _replay_line(minimal, replay, replay_verdict),
+            *([_flaky_smaller_line(outcome.flaky_minimal, outcome.flaky_replay)]
+              if outcome is not None and outcome.flaky_minimal and outcome.flaky_replay else []),
             f"Schedule ({_steps(len(minimal.schedule))}): {minimal.schedule.describe()}",
             f"Replay with: drills run {path}",
         ]
@@ -403,6 +434,12 @@ def confirm(minimal: Example, replay: Example) -> str:
     if replay.outcome in ("passed", "failed"):
         return "flaky"
     return "unconfirmed"
+
+
+def _flaky_smaller_line(smaller: Example, replay: Example) -> str:
+    return (f"FLAKY, smaller: {smaller.schedule.describe()} (example {smaller.number}) failed once but not on "
+            f"replay ({replay.outcome}; {smaller.run_dir}, {replay.run_dir}): this schedule is the smallest "
+            f"that failed again")
 
 
 def _replay_line(minimal: Example, replay: Example, replay_verdict: str) -> str:

@@ -532,3 +532,34 @@ def test_ctrl_c_leaves_a_topology_explore_did_not_bring_up(
     with pytest.raises(KeyboardInterrupt):
         explore(SPACE, out=tmp_path / "out", max_examples=3, seed=1, state_dir=tmp_path / "running")
     assert fake_local.up_dirs == [] and fake_local.down_dirs == []
+
+
+class EdgeModel(Model):
+    """A lone hang of 3 s, at the edge of the failover, splits the brain only the first time it is
+    run (a race); longer hangs always do. Shrinking lands on the edge."""
+
+    def __call__(self, scenario_file: Path, run_dir: Path) -> dict[str, Any]:
+        self.calls.append(run_dir)
+        spans = fault_spans(scenario_file)
+        edge = spans == [("hang", "dc1", 3.0)]
+        self.seen["edge"] += edge
+        split = any(t == "hang" and d >= 4 for t, _, d in spans) or (edge and self.seen["edge"] == 1)
+        (run_dir / "result.json").write_text(json.dumps(result(split)))
+        return result(split)
+
+
+def test_a_minimal_schedule_at_the_edge_falls_back_to_the_smallest_that_fails_again(tmp_path: Path) -> None:
+    """The smallest failure did not come back on replay: the larger failures found on the way down
+    are replayed until one does; that one is the written scenario, and the flaky smaller one is
+    reported with both runs' evidence (found in CI: `hang@dc1 for 3s` failed once, passed on replay)."""
+    outcome = explorer(tmp_path, EdgeModel()).explore()
+    assert outcome.minimal is not None and outcome.replay_verdict == "reproduced" and outcome.verdict == "failure"
+    assert outcome.minimal.schedule.describe() == "hang@dc1 at 0s for 5s"
+    assert outcome.flaky_minimal is not None and outcome.flaky_replay is not None
+    assert outcome.flaky_minimal.schedule.describe() == "hang@dc1 at 0s for 3s"
+    assert outcome.flaky_replay.outcome == "passed" and outcome.replay.outcome == "failed"
+    assert fault_spans(outcome.scenario_file) == [("hang", "dc1", 5.0)]
+    text = outcome.scenario_file.read_text()
+    assert "FLAKY, smaller: hang@dc1 at 0s for 3s" in text and str(outcome.flaky_replay.run_dir) in text
+    report = json.loads((outcome.session_dir / "explore.json").read_text())
+    assert report["finding"] == "failure" and report["flaky_smaller"]["example"]["steps"] == 1
